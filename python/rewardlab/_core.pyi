@@ -1,0 +1,82 @@
+"""Type stubs of the native module. Users import ``rewardlab``, never ``_core``."""
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class InvalidInputError(ValueError): ...
+
+# (unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask)
+_Spec = Tuple[bool, float, bool, float, bool, bool]
+
+def build_profile() -> str: ...
+def set_parallel(on: bool) -> None: ...
+def is_parallel() -> bool: ...
+def gae(
+    rewards: npt.NDArray[Any],
+    values: npt.NDArray[Any],
+    mask: Optional[npt.NDArray[Any]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    gamma: float,
+    lam: float,
+    masked_steps: str,
+    whiten: Optional[_Spec] = None,
+) -> Tuple[npt.NDArray[Any], npt.NDArray[Any]]: ...
+def discounted_returns(
+    rewards: npt.NDArray[Any],
+    mask: Optional[npt.NDArray[Any]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    gamma: float,
+    masked_steps: str,
+    whiten: Optional[_Spec] = None,
+) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
+def masked_whiten(values: npt.NDArray[Any], mask: Optional[npt.NDArray[Any]], spec_tuple: _Spec) -> npt.NDArray[Any]: ...
+def masked_moments(values: npt.NDArray[Any], mask: Optional[npt.NDArray[Any]] = None) -> Tuple[float, float, float]: ...
+def row_scores(
+    token_rewards: npt.NDArray[Any],
+    mask: Optional[npt.NDArray[Any]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    masked: bool = False,
+) -> Tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]: ...
+def factorize(ids: Any) -> Tuple[npt.NDArray[np.uint32], int]: ...
+def group_stats(
+    scores: npt.NDArray[Any], codes: npt.NDArray[np.uint32], n_groups: int
+) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def outcome_advantages(
+    scores: npt.NDArray[Any],
+    codes: npt.NDArray[np.uint32],
+    n_groups: int,
+    empty: Optional[npt.NDArray[np.bool_]] = None,
+    *,
+    estimator: str,
+    epsilon: float = 1e-6,
+    scale_by_std: bool = True,
+    singleton: str = "pass",
+    finite_only: bool = False,
+    mask_zero_variance: bool = False,
+    exclude_empty: bool = False,
+    std_floor: float = 0.0,
+) -> Tuple[npt.NDArray[Any], dict[str, int]]: ...
+def broadcast_rows(
+    scalars: npt.NDArray[Any],
+    mask: npt.NDArray[Any],
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    whiten: Optional[_Spec] = None,
+) -> npt.NDArray[Any]: ...
+def kl_penalty(logprob: npt.NDArray[Any], ref_logprob: npt.NDArray[Any], *, estimator: str, clamp: str) -> npt.NDArray[Any]: ...
+def place_outcome_reward(
+    r: npt.NDArray[Any],
+    kl: npt.NDArray[Any],
+    action_mask: npt.NDArray[Any],
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    kl_coef: float,
+    clip: Optional[Tuple[float, float]] = None,
+) -> npt.NDArray[Any]: ...

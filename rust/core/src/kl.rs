@@ -1,0 +1,101 @@
+//! Per-token KL penalty estimators between the policy and the reference log-probabilities
+//! (Schulman's k1/k2/k3 and |log ratio|), with each reference stack's clamps.
+
+use crate::error::{CoreError, Result};
+use crate::parallel;
+use crate::real::Real;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlEstimator {
+    /// `log p - log q`.
+    K1,
+    /// `|log p - log q|`.
+    Abs,
+    /// `(log p - log q)^2 / 2`.
+    K2,
+    /// `exp(q - p) - (q - p) - 1` in log space (verl's low_var_kl).
+    K3,
+}
+
+impl KlEstimator {
+    /// Accepts the names verl, OpenRLHF and TRL use.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "kl" | "k1" => Ok(KlEstimator::K1),
+            "abs" => Ok(KlEstimator::Abs),
+            "mse" | "k2" => Ok(KlEstimator::K2),
+            "low_var_kl" | "k3" => Ok(KlEstimator::K3),
+            other => Err(CoreError::value(
+                "kl_penalty",
+                format!("unknown estimator {other:?}; expected one of kl/k1, abs, mse/k2, low_var_kl/k3"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlClamp {
+    /// No clamping at all.
+    None,
+    /// verl: k3 clamps `q - p` to ±20 before `exp` and the result to ±10; others unclamped.
+    Verl,
+    /// OpenRLHF: k3 clamps `p - q` below at -10 before `exp`; every estimator is clamped to ±10.
+    OpenRlhf,
+}
+
+#[inline(always)]
+fn kl_one<F: Real>(logp: F, reference: F, est: KlEstimator, clamp: KlClamp) -> F {
+    let (ten, twenty) = (F::of(10.0), F::of(20.0));
+    let log_ratio = logp - reference;
+    let value = match est {
+        KlEstimator::K1 => log_ratio,
+        KlEstimator::Abs => log_ratio.abs(),
+        // OpenRLHF writes log_ratio**2 / 2.0, verl 0.5 * square: equal in IEEE arithmetic.
+        KlEstimator::K2 => F::of(0.5) * (log_ratio * log_ratio),
+        KlEstimator::K3 => match clamp {
+            KlClamp::OpenRlhf => {
+                let x = log_ratio.clamp_nan(-ten, F::infinity());
+                ((-x).exp() - F::one()) + x
+            }
+            KlClamp::Verl => {
+                let kl = (reference - logp).clamp_nan(-twenty, twenty);
+                (kl.exp() - kl) - F::one()
+            }
+            KlClamp::None => {
+                let kl = reference - logp;
+                (kl.exp() - kl) - F::one()
+            }
+        },
+    };
+    let clamp_out = matches!(clamp, KlClamp::OpenRlhf) || (matches!(clamp, KlClamp::Verl) && est == KlEstimator::K3);
+    if clamp_out {
+        value.clamp_nan(-ten, ten)
+    } else {
+        value
+    }
+}
+
+/// Elementwise KL estimate of equal-length `logprob` and `ref_logprob`.
+pub fn kl_penalty<F: Real>(logprob: &[F], ref_logprob: &[F], est: KlEstimator, clamp: KlClamp) -> Result<Vec<F>> {
+    if logprob.len() != ref_logprob.len() {
+        return Err(CoreError::shape(
+            "ref_logprob",
+            format!("{} elements like logprob", logprob.len()),
+            ref_logprob.len().to_string(),
+        ));
+    }
+    if logprob.is_empty() {
+        return Err(CoreError::Empty { arg: "logprob" });
+    }
+    const CHUNK: usize = 1 << 14;
+    let n = logprob.len();
+    let mut out = vec![F::zero(); n];
+    let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
+    parallel::try_for_each(chunks, n, |(start, chunk)| {
+        for (i, o) in chunk.iter_mut().enumerate() {
+            *o = kl_one(logprob[start + i], ref_logprob[start + i], est, clamp);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,20 @@
+//! rewardlab-core: the hot paths of rewardlab in plain Rust (no Python types).
+//!
+//! Token batches are slices plus a [`layout::Layout`] (padded `[B, T]` or ragged offsets);
+//! masks are read in place through [`mask::MaskElem`]; every kernel is generic over `f32`/`f64`
+//! and returns a [`error::CoreError`] naming the bad argument instead of panicking.
+
+pub mod error;
+pub mod groups;
+pub mod kl;
+pub mod layout;
+pub mod mask;
+pub mod outcome;
+pub mod parallel;
+pub mod real;
+pub mod scan;
+pub mod token_reward;
+pub mod whiten;
+
+pub use error::{CoreError, Result};
+pub use layout::Layout;

@@ -1,0 +1,55 @@
+//! Turning one scalar reward per response into a token-level reward with a KL penalty:
+//! the scalar lands on the last valid token, `-kl_coef * kl` on every token (OpenRLHF's
+//! `compute_reward`).
+
+use crate::error::{check_finite, CoreError, Result};
+use crate::layout::Layout;
+use crate::mask::{flag_at, MaskElem};
+use crate::parallel;
+use crate::real::Real;
+
+/// `out[i, t] = [t == last valid token of row i] * clip(r[i]) + (-kl_coef) * kl[i, t]`.
+/// A row with no valid token receives its reward on its last position, as OpenRLHF's argmax does.
+pub fn place_outcome_reward<F: Real, M: MaskElem>(
+    reward: &[F],
+    kl: &[F],
+    mask: &[M],
+    layout: &Layout,
+    kl_coef: f64,
+    clip: Option<(f64, f64)>,
+) -> Result<Vec<F>> {
+    layout.check("kl", kl.len())?;
+    layout.check("action_mask", mask.len())?;
+    if reward.len() != layout.rows() {
+        return Err(CoreError::shape("r", format!("{} rewards, one per row", layout.rows()), reward.len().to_string()));
+    }
+    if layout.rows() == 0 {
+        return Err(CoreError::Empty { arg: "batch" });
+    }
+    check_finite("kl_coef", kl_coef)?;
+    let coef = F::of(-kl_coef.max(0.0));
+    let n = layout.len();
+    let mut out = vec![F::zero(); n];
+    let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
+    parallel::try_for_each(rows, n, |(row, out)| {
+        let span = layout.range(row);
+        let mut last = None;
+        for (t, o) in out.iter_mut().enumerate() {
+            if flag_at("action_mask", mask, span.start + t, 0)? {
+                last = Some(t);
+            }
+            *o = coef * kl[span.start + t];
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let mut r = reward[row];
+        if let Some((lo, hi)) = clip {
+            r = r.clamp_nan(F::of(lo), F::of(hi));
+        }
+        let t = last.unwrap_or(out.len() - 1);
+        out[t] = r + out[t];
+        Ok(())
+    })?;
+    Ok(out)
+}

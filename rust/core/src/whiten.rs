@@ -1,0 +1,200 @@
+//! Masked moments and whitening over a whole token batch.
+//!
+//! Moments are accumulated per chunk in `f64` with a two-pass mean/M2 while the chunk is hot in
+//! cache, then merged with Chan's formula: as accurate as numpy's two-pass variance, in one
+//! sweep over memory.
+
+use crate::error::{CoreError, Result};
+use crate::mask::{flag_at, MaskElem};
+use crate::parallel;
+use crate::real::Real;
+
+/// Count, mean and sum of squared deviations of a set of values.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Moments {
+    pub n: f64,
+    pub mean: f64,
+    pub m2: f64,
+}
+
+impl Moments {
+    /// Moments of `values[i]` where `mask[i]` is 1 (all values when `mask` is `None`).
+    /// `flat_offset` only serves error messages.
+    pub fn of<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, flat_offset: usize) -> Result<Self> {
+        let (mut n, mut sum) = (0usize, 0.0f64);
+        match mask {
+            None => {
+                n = values.len();
+                sum = values.iter().map(|v| v.f64()).sum();
+            }
+            Some(mask) => {
+                for i in 0..values.len() {
+                    if flag_at("mask", mask, i, flat_offset)? {
+                        n += 1;
+                        sum += values[i].f64();
+                    }
+                }
+            }
+        }
+        if n == 0 {
+            return Ok(Moments::default());
+        }
+        let mean = sum / n as f64;
+        let m2 = match mask {
+            None => values.iter().map(|v| (v.f64() - mean).powi(2)).sum(),
+            Some(mask) => values
+                .iter()
+                .zip(mask)
+                .filter(|(_, m)| m.flag() == Some(true))
+                .map(|(v, _)| (v.f64() - mean).powi(2))
+                .sum(),
+        };
+        Ok(Moments { n: n as f64, mean, m2 })
+    }
+
+    /// Chan et al.'s pairwise merge.
+    pub fn merge(self, other: Moments) -> Moments {
+        if other.n == 0.0 {
+            return self;
+        }
+        if self.n == 0.0 {
+            return other;
+        }
+        let n = self.n + other.n;
+        let delta = other.mean - self.mean;
+        Moments {
+            n,
+            mean: self.mean + delta * other.n / n,
+            m2: self.m2 + other.m2 + delta * delta * self.n * other.n / n,
+        }
+    }
+
+    pub fn merge_all(parts: impl IntoIterator<Item = Moments>) -> Moments {
+        parts.into_iter().fold(Moments::default(), Moments::merge)
+    }
+}
+
+/// How the variance floor enters the reciprocal standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VarEps {
+    /// `rsqrt(var + eps)` (verl, TRL).
+    Add(f64),
+    /// `rsqrt(max(var, eps))` (OpenRLHF).
+    Floor(f64),
+}
+
+/// Every knob in which the reference stacks' whitening functions differ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WhitenSpec {
+    /// Bessel-corrected variance (verl, TRL) or population variance (OpenRLHF).
+    pub unbiased: bool,
+    /// Added to the token count in every mean's denominator (verl's `masked_mean` adds 1e-8).
+    pub count_eps: f64,
+    pub var_eps: VarEps,
+    /// Keep the zero mean (true) or add the mean back after scaling.
+    pub shift_mean: bool,
+    /// Zero the output where the mask is 0.
+    pub remask: bool,
+}
+
+impl WhitenSpec {
+    /// `verl.utils.torch_functional.masked_whiten`.
+    pub const VERL: WhitenSpec =
+        WhitenSpec { unbiased: true, count_eps: 1e-8, var_eps: VarEps::Add(1e-8), shift_mean: true, remask: false };
+    /// OpenRLHF's global advantage normalisation in `compute_advantages_and_returns`.
+    pub const OPENRLHF: WhitenSpec =
+        WhitenSpec { unbiased: false, count_eps: 0.0, var_eps: VarEps::Floor(1e-8), shift_mean: true, remask: false };
+
+    /// The `(mean, 1/std)` pair these moments whiten with, following the reference formulas
+    /// exactly, including the mean computed with `count + count_eps`.
+    pub fn params(&self, m: Moments) -> Result<(f64, f64)> {
+        if m.n == 0.0 {
+            return Err(CoreError::value("mask", "selects no element: whitening needs at least one token"));
+        }
+        if self.unbiased && m.n == 1.0 {
+            return Err(CoreError::value(
+                "mask",
+                "selects a single element: the unbiased variance of one token is undefined",
+            ));
+        }
+        let denom = m.n + self.count_eps;
+        let mean = m.mean * m.n / denom;
+        // Sum of squares around the (eps-shifted) mean the reference centres on.
+        let m2 = m.m2 + m.n * (m.mean - mean).powi(2);
+        let mut var = m2 / denom;
+        if self.unbiased {
+            var *= m.n / (m.n - 1.0);
+        }
+        let rstd = match self.var_eps {
+            VarEps::Add(eps) => 1.0 / (var + eps).sqrt(),
+            VarEps::Floor(eps) => 1.0 / var.max(eps).sqrt(),
+        };
+        Ok((mean, rstd))
+    }
+}
+
+const CHUNK: usize = 1 << 14;
+
+/// Moments of the masked values, computed chunk-parallel.
+pub fn masked_moments<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>) -> Result<Moments> {
+    if let Some(m) = mask {
+        if m.len() != values.len() {
+            return Err(CoreError::shape("mask", format!("{} elements like values", values.len()), m.len().to_string()));
+        }
+    }
+    let starts: Vec<usize> = (0..values.len()).step_by(CHUNK).collect();
+    let parts = parallel::try_map(starts, values.len(), |s| {
+        let e = (s + CHUNK).min(values.len());
+        Moments::of(&values[s..e], mask.map(|m| &m[s..e]), s)
+    })?;
+    Ok(Moments::merge_all(parts))
+}
+
+#[inline(always)]
+fn whiten_one<F: Real, M: MaskElem>(v: F, m: Option<M>, spec: &WhitenSpec, mean: F, rstd: F) -> F {
+    let mut w = (v - mean) * rstd;
+    if !spec.shift_mean {
+        w = w + mean;
+    }
+    if spec.remask {
+        if let Some(m) = m {
+            // Multiplication, not selection, so that the result equals `x * mask` bit for bit.
+            w = w * if m.flag() == Some(true) { F::one() } else { F::zero() };
+        }
+    }
+    w
+}
+
+/// Applies `(v - mean) * rstd` (plus the mean back, and the re-mask, as the spec says) in place.
+/// The mask must already be validated.
+pub fn apply_in_place<F: Real, M: MaskElem>(values: &mut [F], mask: Option<&[M]>, spec: &WhitenSpec, mean: f64, rstd: f64) {
+    let (mean, rstd) = (F::of(mean), F::of(rstd));
+    let n = values.len();
+    let chunks: Vec<(usize, &mut [F])> = values.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
+    let _ = parallel::try_for_each(chunks, n, |(start, chunk)| {
+        for (i, v) in chunk.iter_mut().enumerate() {
+            *v = whiten_one(*v, mask.map(|m| m[start + i]), spec, mean, rstd);
+        }
+        Ok(())
+    });
+}
+
+/// Whitens `values` over the tokens the mask selects, into a new array.
+pub fn masked_whiten<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, spec: &WhitenSpec) -> Result<Vec<F>> {
+    if values.is_empty() {
+        return Err(CoreError::Empty { arg: "values" });
+    }
+    let moments = masked_moments(values, mask)?;
+    let (mean, rstd) = spec.params(moments)?;
+    let (mean, rstd) = (F::of(mean), F::of(rstd));
+    let mut out = vec![F::zero(); values.len()];
+    let n = values.len();
+    let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
+    parallel::try_for_each(chunks, n, |(start, chunk)| {
+        for (i, o) in chunk.iter_mut().enumerate() {
+            *o = whiten_one(values[start + i], mask.map(|m| m[start + i]), spec, mean, rstd);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}

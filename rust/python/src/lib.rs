@@ -1,0 +1,39 @@
+//! `rewardlab._core`: the PyO3 binding of rewardlab-core. Conversion only; no numerics here.
+
+mod arrays;
+mod credit;
+mod errors;
+
+use pyo3::prelude::*;
+
+/// "release" or "debug": benchmarks refuse to time a debug build.
+#[pyfunction]
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// Turns the kernels' row parallelism on or off (rayon; `RAYON_NUM_THREADS` caps the pool).
+#[pyfunction]
+fn set_parallel(on: bool) {
+    rewardlab_core::parallel::set_parallel(on)
+}
+
+#[pyfunction]
+fn is_parallel() -> bool {
+    rewardlab_core::parallel::is_parallel()
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("InvalidInputError", m.py().get_type::<errors::InvalidInputError>())?;
+    m.add_function(wrap_pyfunction!(build_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(set_parallel, m)?)?;
+    m.add_function(wrap_pyfunction!(is_parallel, m)?)?;
+    credit::register(m)?;
+    Ok(())
+}
