@@ -9,8 +9,8 @@ __version__: str
 
 class InvalidInputError(ValueError): ...
 
-# (unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask)
-_Spec = Tuple[bool, float, bool, float, bool, bool]
+# (unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask, f32_counts)
+_Spec = Tuple[bool, float, bool, float, bool, bool, bool]
 
 def build_profile() -> str: ...
 def set_parallel(on: bool) -> None: ...

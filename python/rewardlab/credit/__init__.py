@@ -57,11 +57,13 @@ class WhitenSpec:
     eps_mode: Literal["add", "floor"] = "add"
     shift_mean: bool = True
     remask: bool = False
+    #: round count-derived scalars to float32, as torch does for integer/bool masks (verl parity)
+    f32_counts: bool = False
 
-    def as_tuple(self) -> tuple[bool, float, bool, float, bool, bool]:
+    def as_tuple(self) -> tuple[bool, float, bool, float, bool, bool, bool]:
         if self.eps_mode not in ("add", "floor"):
             raise invalid("eps_mode", f"expected 'add' or 'floor', got {self.eps_mode!r}")
-        return (self.unbiased, float(self.count_eps), self.eps_mode == "floor", float(self.eps), self.shift_mean, self.remask)
+        return (self.unbiased, float(self.count_eps), self.eps_mode == "floor", float(self.eps), self.shift_mean, self.remask, self.f32_counts)
 
 
 #: ``verl.utils.torch_functional.masked_whiten``: Bessel, ``rsqrt(var + 1e-8)``, mean over ``count + 1e-8``.

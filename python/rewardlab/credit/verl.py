@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from rewardlab import _core
-from rewardlab.credit import VERL_WHITEN, WhitenSpec
+from rewardlab.credit import WhitenSpec
 from rewardlab.credit._torch import mask_np, product_dtype, to_torch, values_np
 from rewardlab.credit.groups import group_codes
 from rewardlab.errors import invalid
@@ -43,7 +43,11 @@ __all__ = [
 ]
 
 UPSTREAM = "verl==0.9.1"
-_REMASKED = WhitenSpec(remask=True)
+
+
+def _whiten_spec(mask: torch.Tensor, *, remask: bool = False, shift_mean: bool = True) -> tuple:
+    """verl's masked_whiten; its count scalars live in float32 unless the mask is float64."""
+    return WhitenSpec(remask=remask, shift_mean=shift_mean, f32_counts=mask.dtype != torch.float64).as_tuple()
 
 
 def _float(x: Any, arg: str) -> float:
@@ -71,7 +75,7 @@ def compute_gae_advantage_return(
     v = v.astype(r.dtype, copy=False)
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
     adv, ret = _core.gae(
-        r, v, m, None, gamma=_float(gamma, "gamma"), lam=_float(lam, "lam"), masked_steps="carry", whiten=VERL_WHITEN.as_tuple()
+        r, v, m, None, gamma=_float(gamma, "gamma"), lam=_float(lam, "lam"), masked_steps="carry", whiten=_whiten_spec(response_mask)
     )
     dtype = product_dtype(token_level_rewards, values, response_mask)
     dev = token_level_rewards.device
@@ -87,7 +91,7 @@ def _outcome(
     epsilon: float = 1e-6,
     scale_by_std: bool = True,
     singleton: str = "pass",
-    whiten: Optional[WhitenSpec] = None,
+    whiten: Optional[tuple] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r = values_np(token_level_rewards, "token_level_rewards")
     if r.ndim != 2 or r.shape[0] == 0:
@@ -99,7 +103,7 @@ def _outcome(
         scores, codes, n_groups, None, estimator=estimator, epsilon=_float(epsilon, "epsilon"),
         scale_by_std=bool(scale_by_std), singleton=singleton,
     )
-    token = _core.broadcast_rows(scalars, m, None, whiten=None if whiten is None else whiten.as_tuple())
+    token = _core.broadcast_rows(scalars, m, None, whiten=whiten)
     out = to_torch(token, token_level_rewards.device, product_dtype(token_level_rewards, response_mask))
     return out, out
 
@@ -166,7 +170,7 @@ def compute_reinforce_plus_plus_baseline_outcome_advantage(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Group-mean baseline, tiled over tokens, whitened over the batch, re-masked."""
-    return _outcome(token_level_rewards, response_mask, index, estimator="mean_baseline", whiten=_REMASKED)
+    return _outcome(token_level_rewards, response_mask, index, estimator="mean_baseline", whiten=_whiten_spec(response_mask, remask=True))
 
 
 @torch.no_grad()
@@ -186,7 +190,7 @@ def compute_reinforce_plus_plus_outcome_advantage(
     if r.ndim != 2 or r.shape[0] == 0:
         raise invalid("token_level_rewards", f"must be 2-D [bs, response_length] with bs > 0, got shape {list(r.shape)}")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
-    returns, adv = _core.discounted_returns(r, m, None, gamma=_float(gamma, "config.gamma"), masked_steps="carry", whiten=_REMASKED.as_tuple())
+    returns, adv = _core.discounted_returns(r, m, None, gamma=_float(gamma, "config.gamma"), masked_steps="carry", whiten=_whiten_spec(response_mask, remask=True))
     dev, dtype = token_level_rewards.device, product_dtype(token_level_rewards, response_mask)
     return to_torch(adv, dev, dtype), to_torch(returns, dev, dtype)
 
@@ -195,8 +199,8 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = T
     """``verl.utils.torch_functional.masked_whiten``."""
     v = values_np(values, "values")
     m = mask_np(mask, "mask", v, "values")
-    spec = WhitenSpec(shift_mean=bool(shift_mean))
-    return to_torch(_core.masked_whiten(v, m, spec.as_tuple()), values.device, product_dtype(values, mask))
+    out = _core.masked_whiten(v, m, _whiten_spec(mask, shift_mean=bool(shift_mean)))
+    return to_torch(out, values.device, product_dtype(values, mask))
 
 
 class _KlStraightThrough(torch.autograd.Function):

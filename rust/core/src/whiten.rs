@@ -95,15 +95,19 @@ pub struct WhitenSpec {
     pub shift_mean: bool,
     /// Zero the output where the mask is 0.
     pub remask: bool,
+    /// Round the count-derived scalars (`count + count_eps`, `count / (count - 1)`) to float32,
+    /// as torch does when the mask is an integer or bool tensor (its sums promote to the default
+    /// float32 dtype). Only matters for bit-level agreement of float64 results with verl.
+    pub f32_counts: bool,
 }
 
 impl WhitenSpec {
     /// `verl.utils.torch_functional.masked_whiten`.
     pub const VERL: WhitenSpec =
-        WhitenSpec { unbiased: true, count_eps: 1e-8, var_eps: VarEps::Add(1e-8), shift_mean: true, remask: false };
+        WhitenSpec { unbiased: true, count_eps: 1e-8, var_eps: VarEps::Add(1e-8), shift_mean: true, remask: false, f32_counts: false };
     /// OpenRLHF's global advantage normalisation in `compute_advantages_and_returns`.
     pub const OPENRLHF: WhitenSpec =
-        WhitenSpec { unbiased: false, count_eps: 0.0, var_eps: VarEps::Floor(1e-8), shift_mean: true, remask: false };
+        WhitenSpec { unbiased: false, count_eps: 0.0, var_eps: VarEps::Floor(1e-8), shift_mean: true, remask: false, f32_counts: false };
 
     /// The `(mean, 1/std)` pair these moments whiten with, following the reference formulas
     /// exactly, including the mean computed with `count + count_eps`.
@@ -117,13 +121,14 @@ impl WhitenSpec {
                 "selects a single element: the unbiased variance of one token is undefined",
             ));
         }
-        let denom = m.n + self.count_eps;
+        let round = |x: f64| if self.f32_counts { x as f32 as f64 } else { x };
+        let denom = round(m.n + self.count_eps);
         let mean = m.mean * m.n / denom;
         // Sum of squares around the (eps-shifted) mean the reference centres on.
         let m2 = m.m2 + m.n * (m.mean - mean).powi(2);
         let mut var = m2 / denom;
         if self.unbiased {
-            var *= m.n / (m.n - 1.0);
+            var *= round(m.n / (m.n - 1.0));
         }
         let rstd = match self.var_eps {
             VarEps::Add(eps) => 1.0 / (var + eps).sqrt(),

@@ -13,12 +13,13 @@ use rewardlab_core::scan::{self, MaskedSteps};
 use rewardlab_core::whiten::{self, VarEps, WhitenSpec};
 use rewardlab_core::{token_reward, Layout};
 
-/// `(unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask)` from the facade.
-type SpecTuple = (bool, f64, bool, f64, bool, bool);
+/// `(unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask, f32_counts)` from the facade.
+type SpecTuple = (bool, f64, bool, f64, bool, bool, bool);
 
 fn spec(t: SpecTuple) -> WhitenSpec {
-    let (unbiased, count_eps, floor, eps, shift_mean, remask) = t;
-    WhitenSpec { unbiased, count_eps, var_eps: if floor { VarEps::Floor(eps) } else { VarEps::Add(eps) }, shift_mean, remask }
+    let (unbiased, count_eps, floor, eps, shift_mean, remask, f32_counts) = t;
+    let var_eps = if floor { VarEps::Floor(eps) } else { VarEps::Add(eps) };
+    WhitenSpec { unbiased, count_eps, var_eps, shift_mean, remask, f32_counts }
 }
 
 fn steps(name: &str) -> PyResult<MaskedSteps> {
