@@ -7,6 +7,10 @@ use crate::error::{CoreError, Result};
 pub trait MaskElem: Copy + Send + Sync + 'static {
     /// `Some(true)` for 1, `Some(false)` for 0, `None` for any other value.
     fn flag(self) -> Option<bool>;
+    /// Branch-free "is 0 or 1", so that whole-row validation vectorises.
+    fn is_valid(self) -> bool;
+    /// Branch-free "is nonzero"; only meaningful after validation.
+    fn on(self) -> bool;
     fn describe(self) -> String;
 }
 
@@ -14,6 +18,14 @@ impl MaskElem for bool {
     #[inline(always)]
     fn flag(self) -> Option<bool> {
         Some(self)
+    }
+    #[inline(always)]
+    fn is_valid(self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn on(self) -> bool {
+        self
     }
     fn describe(self) -> String {
         self.to_string()
@@ -27,6 +39,10 @@ macro_rules! int_mask {
             fn flag(self) -> Option<bool> {
                 match self { 0 => Some(false), 1 => Some(true), _ => None }
             }
+            #[inline(always)]
+            fn is_valid(self) -> bool { (self as u64) <= 1 }
+            #[inline(always)]
+            fn on(self) -> bool { self != 0 }
             fn describe(self) -> String { self.to_string() }
         }
     )*};
@@ -40,6 +56,10 @@ macro_rules! float_mask {
             fn flag(self) -> Option<bool> {
                 if self == 0.0 { Some(false) } else if self == 1.0 { Some(true) } else { None }
             }
+            #[inline(always)]
+            fn is_valid(self) -> bool { (self == 0.0) | (self == 1.0) }
+            #[inline(always)]
+            fn on(self) -> bool { self != 0.0 }
             fn describe(self) -> String { self.to_string() }
         }
     )*};
@@ -51,9 +71,11 @@ pub fn bad_mask<M: MaskElem>(arg: &'static str, index: usize, value: M) -> CoreE
     CoreError::value(arg, format!("must hold only 0 and 1, found {} at flat index {index}", value.describe()))
 }
 
-/// Reads a mask element, turning a non-0/1 value into an error.
-#[inline(always)]
-pub fn flag_at<M: MaskElem>(arg: &'static str, mask: &[M], i: usize, flat_offset: usize) -> Result<bool> {
-    let m = mask[i];
-    m.flag().ok_or_else(|| bad_mask(arg, flat_offset + i, m))
+/// Checks a whole slice of mask values in one vectorisable pass; on failure, names the first bad one.
+pub fn check_mask<M: MaskElem>(arg: &'static str, mask: &[M], flat_offset: usize) -> Result<()> {
+    if mask.iter().fold(true, |ok, &m| ok & m.is_valid()) {
+        return Ok(());
+    }
+    let i = mask.iter().position(|m| !m.is_valid()).unwrap_or(0);
+    Err(bad_mask(arg, flat_offset + i, mask[i]))
 }

@@ -4,7 +4,7 @@
 use crate::error::{check_finite, CoreError, Result};
 use crate::groups::group_stats;
 use crate::layout::Layout;
-use crate::mask::{flag_at, MaskElem};
+use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
 
@@ -137,17 +137,21 @@ pub fn row_scores<F: Real, M: MaskElem>(
     let rows: Vec<usize> = (0..layout.rows()).collect();
     let out = parallel::try_map(rows, layout.len(), |row| {
         let span = layout.range(row);
-        let (mut sum, mut valid) = (0.0f64, 0usize);
-        for i in span.clone() {
-            let on = match mask {
-                None => true,
-                Some(m) => flag_at("response_mask", m, i, 0)?,
-            };
-            valid += on as usize;
-            if on || !masked {
-                sum += rewards[i].f64();
+        let r = &rewards[span.clone()];
+        let (sum, valid) = match mask {
+            None => (r.iter().map(|x| x.f64()).sum::<f64>(), r.len()),
+            Some(m) => {
+                let m = &m[span.clone()];
+                check_mask("response_mask", m, span.start)?;
+                let valid = m.iter().map(|x| x.on() as usize).sum::<usize>();
+                let sum = if masked {
+                    r.iter().zip(m).map(|(x, k)| if k.on() { x.f64() } else { 0.0 }).sum()
+                } else {
+                    r.iter().map(|x| x.f64()).sum()
+                };
+                (sum, valid)
             }
-        }
+        };
         Ok((F::of(sum), valid == 0))
     })?;
     Ok(out.into_iter().unzip())
@@ -168,9 +172,10 @@ pub fn broadcast_rows<F: Real, M: MaskElem>(scalars: &[F], mask: Option<&[M]>, l
             None => out.iter_mut().for_each(|o| *o = s),
             Some(m) => {
                 let span = layout.range(row);
-                for (t, o) in out.iter_mut().enumerate() {
-                    let on = flag_at("response_mask", m, span.start + t, 0)?;
-                    *o = s * if on { F::one() } else { F::zero() };
+                let m = &m[span.clone()];
+                check_mask("response_mask", m, span.start)?;
+                for (o, k) in out.iter_mut().zip(m) {
+                    *o = s * if k.on() { F::one() } else { F::zero() };
                 }
             }
         }

@@ -6,7 +6,7 @@
 
 use crate::error::{check_finite, CoreError, Result};
 use crate::layout::Layout;
-use crate::mask::{flag_at, MaskElem};
+use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
 use crate::whiten::Moments;
@@ -43,12 +43,14 @@ fn check_inputs<F, M>(layout: &Layout, named: &[(&'static str, &[F])], mask: Opt
     Ok(())
 }
 
+/// Validates a row's mask once; afterwards `on` reads it without checks.
+fn check_row<M: MaskElem>(mask: Option<&[M]>, flat: usize) -> Result<()> {
+    mask.map_or(Ok(()), |m| check_mask("mask", m, flat))
+}
+
 #[inline(always)]
-fn is_on<M: MaskElem>(mask: Option<&[M]>, i: usize, flat: usize) -> Result<bool> {
-    match mask {
-        None => Ok(true),
-        Some(m) => flag_at("mask", m, i, flat),
-    }
+fn on<M: MaskElem>(mask: Option<&[M]>, i: usize) -> bool {
+    mask.map_or(true, |m| m[i].on())
 }
 
 /// Generalised advantage estimation. Returns advantages (unwhitened) and returns
@@ -83,12 +85,13 @@ pub fn gae<F: Real, M: MaskElem>(
         let (r, v) = (&rewards[span.clone()], &values[span.clone()]);
         let m = mask.map(|m| &m[span.clone()]);
         let len = r.len();
+        check_row(m, span.start)?;
         let (mut next_value, mut last_gae) = (F::zero(), F::zero());
         match steps {
             MaskedSteps::Carry => {
                 for t in (0..len).rev() {
                     let delta = r[t] + g * next_value - v[t];
-                    if is_on(m, t, span.start)? {
+                    if on(m, t) {
                         last_gae = delta + gl * last_gae;
                         next_value = v[t];
                     }
@@ -98,7 +101,7 @@ pub fn gae<F: Real, M: MaskElem>(
             }
             MaskedSteps::Zero => {
                 for t in (0..len).rev() {
-                    let on = if is_on(m, t, span.start)? { F::one() } else { F::zero() };
+                    let on = if on(m, t) { F::one() } else { F::zero() };
                     let (rt, vt) = (on * r[t], on * v[t]);
                     let delta = rt + g * next_value - vt;
                     last_gae = delta + gl * last_gae;
@@ -139,9 +142,10 @@ pub fn discounted_returns<F: Real, M: MaskElem>(
         let span = layout.range(row);
         let r = &rewards[span.clone()];
         let m = mask.map(|m| &m[span.clone()]);
+        check_row(m, span.start)?;
         let mut running = F::zero();
         for t in (0..r.len()).rev() {
-            let on = is_on(m, t, span.start)?;
+            let on = on(m, t);
             match steps {
                 MaskedSteps::Carry => {
                     if on {

@@ -4,7 +4,7 @@
 
 use crate::error::{check_finite, CoreError, Result};
 use crate::layout::Layout;
-use crate::mask::{flag_at, MaskElem};
+use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
 
@@ -33,12 +33,11 @@ pub fn place_outcome_reward<F: Real, M: MaskElem>(
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
     parallel::try_for_each(rows, n, |(row, out)| {
         let span = layout.range(row);
-        let mut last = None;
-        for (t, o) in out.iter_mut().enumerate() {
-            if flag_at("action_mask", mask, span.start + t, 0)? {
-                last = Some(t);
-            }
-            *o = coef * kl[span.start + t];
+        let m = &mask[span.clone()];
+        check_mask("action_mask", m, span.start)?;
+        let last = m.iter().rposition(|k| k.on());
+        for (o, k) in out.iter_mut().zip(&kl[span.clone()]) {
+            *o = coef * *k;
         }
         if out.is_empty() {
             return Ok(());

@@ -5,7 +5,7 @@
 //! sweep over memory.
 
 use crate::error::{CoreError, Result};
-use crate::mask::{flag_at, MaskElem};
+use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
 
@@ -28,11 +28,11 @@ impl Moments {
                 sum = values.iter().map(|v| v.f64()).sum();
             }
             Some(mask) => {
-                for i in 0..values.len() {
-                    if flag_at("mask", mask, i, flat_offset)? {
-                        n += 1;
-                        sum += values[i].f64();
-                    }
+                check_mask("mask", mask, flat_offset)?;
+                for (v, m) in values.iter().zip(mask) {
+                    let on = m.on();
+                    n += on as usize;
+                    sum += if on { v.f64() } else { 0.0 };
                 }
             }
         }
@@ -45,7 +45,7 @@ impl Moments {
             Some(mask) => values
                 .iter()
                 .zip(mask)
-                .filter(|(_, m)| m.flag() == Some(true))
+                .filter(|(_, m)| m.on())
                 .map(|(v, _)| (v.f64() - mean).powi(2))
                 .sum(),
         };
@@ -164,7 +164,7 @@ fn whiten_one<F: Real, M: MaskElem>(v: F, m: Option<M>, spec: &WhitenSpec, mean:
     if spec.remask {
         if let Some(m) = m {
             // Multiplication, not selection, so that the result equals `x * mask` bit for bit.
-            w = w * if m.flag() == Some(true) { F::one() } else { F::zero() };
+            w = w * if m.on() { F::one() } else { F::zero() };
         }
     }
     w
