@@ -9,10 +9,27 @@ import numpy as np
 import torch
 
 from rewardlab.credit._arrays import as_array, float_array, mask_array
+from rewardlab.errors import invalid
 
 
 def values_np(t: torch.Tensor, arg: str) -> np.ndarray:
     return float_array(t, arg, lenient=True)
+
+
+def padded_np(t: torch.Tensor, arg: str) -> np.ndarray:
+    """A ``[batch, response_length]`` float array with batch > 0."""
+    a = values_np(t, arg)
+    if a.ndim != 2 or a.shape[0] == 0:
+        raise invalid(arg, f"must be 2-D [batch, response_length] with batch > 0, got shape {list(a.shape)}")
+    return a
+
+
+def values_like(t: torch.Tensor, arg: str, like: np.ndarray, like_name: str) -> np.ndarray:
+    """A float array of ``like``'s shape, cast to ``like``'s dtype (as torch would promote)."""
+    a = values_np(t, arg)
+    if a.shape != like.shape:
+        raise invalid(arg, f"shape {list(a.shape)} does not match {like_name}'s {list(like.shape)}")
+    return a.astype(like.dtype, copy=False)
 
 
 def mask_np(t: torch.Tensor, arg: str, like: np.ndarray, like_name: str) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 
 from rewardlab import _core
 from rewardlab.credit import OPENRLHF_WHITEN
-from rewardlab.credit._torch import mask_np, product_dtype, to_torch, values_np
+from rewardlab.credit._torch import mask_np, padded_np, product_dtype, to_torch, values_like, values_np
 from rewardlab.errors import invalid
 
 __all__ = [
@@ -34,13 +34,6 @@ __all__ = [
 
 UPSTREAM = "openrlhf==0.11.2"
 KL_IS_WEIGHT_CLIP = 10.0
-
-
-def _padded(t: torch.Tensor, arg: str) -> np.ndarray:
-    a = values_np(t, arg)
-    if a.ndim != 2 or a.shape[0] == 0:
-        raise invalid(arg, f"must be 2-D [batch, response_length] with batch > 0, got shape {list(a.shape)}")
-    return a
 
 
 class _KlValue(torch.autograd.Function):
@@ -78,9 +71,7 @@ def compute_approx_kl(
     if kl_estimator not in ("k1", "k2", "k3"):
         raise invalid("kl_estimator", f"unknown estimator {kl_estimator!r}; expected 'k1', 'k2' or 'k3'")
     lp = values_np(log_probs, "log_probs").astype(np.float32, copy=False)
-    bp = values_np(log_probs_base, "log_probs_base").astype(np.float32, copy=False)
-    if bp.shape != lp.shape:
-        raise invalid("log_probs_base", f"shape {list(bp.shape)} does not match log_probs' {list(lp.shape)}")
+    bp = values_like(log_probs_base, "log_probs_base", lp, "log_probs")
     value = to_torch(_core.kl_penalty(lp, bp, estimator=kl_estimator, clamp="openrlhf"), log_probs.device, torch.float32)
     needs_grad = torch.is_grad_enabled() and (log_probs.requires_grad or log_probs_base.requires_grad)
     if not needs_grad:
@@ -109,7 +100,7 @@ def compute_reward(
         raise invalid("kl", f"must be a [batch, response_length] tensor, got {type(kl).__name__}")
     if action_mask is None:
         raise invalid("action_mask", "is required to find each response's last token")
-    k = _padded(kl, "kl")
+    k = padded_np(kl, "kl")
     m = mask_np(action_mask, "action_mask", k, "kl")
     if isinstance(r, torch.Tensor):
         rr = values_np(r.reshape(-1), "r")
@@ -136,12 +127,10 @@ def get_advantages_and_returns(
     lambd: float,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """GAE with rewards and values zeroed at masked tokens; ``returns = advantages + masked values``."""
-    r = _padded(rewards, "rewards")
-    v = values_np(values, "values")
-    if v.shape != r.shape:
-        raise invalid("values", f"shape {list(v.shape)} does not match rewards' {list(r.shape)}")
+    r = padded_np(rewards, "rewards")
+    v = values_like(values, "values", r, "rewards")
     m = None if action_mask is None else mask_np(action_mask, "action_mask", r, "rewards")
-    adv, ret = _core.gae(r, v.astype(r.dtype, copy=False), m, None, gamma=float(gamma), lam=float(lambd), masked_steps="zero")
+    adv, ret = _core.gae(r, v, m, None, gamma=float(gamma), lam=float(lambd), masked_steps="zero")
     tensors = [rewards, values] + ([action_mask] if action_mask is not None else [])
     dtype = product_dtype(*tensors)
     return to_torch(adv, rewards.device, dtype), to_torch(ret, rewards.device, dtype)
@@ -150,7 +139,7 @@ def get_advantages_and_returns(
 @torch.no_grad()
 def get_cumulative_returns(rewards: torch.Tensor, action_mask: torch.Tensor, gamma: float) -> torch.Tensor:
     """Discounted reward-to-go with masked rewards zeroed."""
-    r = _padded(rewards, "rewards")
+    r = padded_np(rewards, "rewards")
     m = None if action_mask is None else mask_np(action_mask, "action_mask", r, "rewards")
     ret, _ = _core.discounted_returns(r, m, None, gamma=float(gamma), masked_steps="zero")
     return to_torch(ret, rewards.device, rewards.dtype)

@@ -26,7 +26,7 @@ import torch
 
 from rewardlab import _core
 from rewardlab.credit import WhitenSpec
-from rewardlab.credit._torch import mask_np, product_dtype, to_torch, values_np
+from rewardlab.credit._torch import mask_np, padded_np, product_dtype, to_torch, values_like, values_np
 from rewardlab.credit.groups import group_codes
 from rewardlab.errors import invalid
 
@@ -66,13 +66,8 @@ def compute_gae_advantage_return(
     lam: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE with masked (observation) tokens skipped; advantages whitened over the mask, not re-masked."""
-    r = values_np(token_level_rewards, "token_level_rewards")
-    if r.ndim != 2:
-        raise invalid("token_level_rewards", f"must be 2-D [bs, response_length], got shape {list(r.shape)}")
-    v = values_np(values, "values")
-    if v.shape != r.shape:
-        raise invalid("values", f"shape {list(v.shape)} does not match token_level_rewards' {list(r.shape)}")
-    v = v.astype(r.dtype, copy=False)
+    r = padded_np(token_level_rewards, "token_level_rewards")
+    v = values_like(values, "values", r, "token_level_rewards")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
     adv, ret = _core.gae(
         r, v, m, None, gamma=_float(gamma, "gamma"), lam=_float(lam, "lam"), masked_steps="carry", whiten=_whiten_spec(response_mask)
@@ -93,9 +88,7 @@ def _outcome(
     singleton: str = "pass",
     whiten: Optional[tuple] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r = values_np(token_level_rewards, "token_level_rewards")
-    if r.ndim != 2 or r.shape[0] == 0:
-        raise invalid("token_level_rewards", f"must be 2-D [bs, response_length] with bs > 0, got shape {list(r.shape)}")
+    r = padded_np(token_level_rewards, "token_level_rewards")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
     scores, _ = _core.row_scores(r, m, None, masked=False)
     codes, n_groups = group_codes(index, r.shape[0])
@@ -121,17 +114,9 @@ def compute_grpo_outcome_advantage(
     return _outcome(token_level_rewards, response_mask, index, estimator="grpo", epsilon=epsilon, scale_by_std=norm_adv_by_std_in_grpo)
 
 
-@torch.no_grad()
-def compute_grpo_vectorized_outcome_advantage(
-    token_level_rewards: torch.Tensor,
-    response_mask: torch.Tensor,
-    index: np.ndarray,
-    epsilon: float = 1e-6,
-    norm_adv_by_std_in_grpo: bool = True,
-    config: Optional[Any] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """In verl 0.9.1 the vectorised GRPO has the loop's semantics (singletons: mean 0, std 1)."""
-    return _outcome(token_level_rewards, response_mask, index, estimator="grpo", epsilon=epsilon, scale_by_std=norm_adv_by_std_in_grpo)
+# In verl 0.9.1 the vectorised GRPO has the loop's semantics (singletons: mean 0, std 1), so one
+# function serves both names.
+compute_grpo_vectorized_outcome_advantage = compute_grpo_outcome_advantage
 
 
 @torch.no_grad()
@@ -186,9 +171,7 @@ def compute_reinforce_plus_plus_outcome_advantage(
     gamma = config["gamma"] if isinstance(config, dict) else getattr(config, "gamma", None)
     if gamma is None:
         raise invalid("config", "has no gamma")
-    r = values_np(token_level_rewards, "token_level_rewards")
-    if r.ndim != 2 or r.shape[0] == 0:
-        raise invalid("token_level_rewards", f"must be 2-D [bs, response_length] with bs > 0, got shape {list(r.shape)}")
+    r = padded_np(token_level_rewards, "token_level_rewards")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
     returns, adv = _core.discounted_returns(r, m, None, gamma=_float(gamma, "config.gamma"), masked_steps="carry", whiten=_whiten_spec(response_mask, remask=True))
     dev, dtype = token_level_rewards.device, product_dtype(token_level_rewards, response_mask)
@@ -257,9 +240,7 @@ def kl_penalty(logprob: torch.Tensor, ref_logprob: torch.Tensor, kl_penalty: str
         raise NotImplementedError
     base = kl_penalty[:-1] if kl_penalty.endswith("+") else kl_penalty
     lp = values_np(logprob, "logprob")
-    rp = values_np(ref_logprob, "ref_logprob")
-    if rp.shape != lp.shape:
-        raise invalid("ref_logprob", f"shape {list(rp.shape)} does not match logprob's {list(lp.shape)}")
+    rp = values_like(ref_logprob, "ref_logprob", lp, "logprob")
     dtype = product_dtype(logprob, ref_logprob)
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
     value = to_torch(_core.kl_penalty(lp.astype(np_dtype, copy=False), rp.astype(np_dtype, copy=False), estimator=base, clamp="verl"), logprob.device, dtype)
