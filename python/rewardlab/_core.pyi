@@ -80,3 +80,6 @@ def place_outcome_reward(
     kl_coef: float,
     clip: Optional[Tuple[float, float]] = None,
 ) -> npt.NDArray[Any]: ...
+
+# ensemble: C-contiguous [K, N] float32/float64 scores -> (aggregate [N], population std [N]) in that dtype
+def aggregate(scores: npt.NDArray[Any], method: str, lam: float, q: float) -> Tuple[npt.NDArray[Any], npt.NDArray[Any]]: ...

@@ -2,6 +2,7 @@
 
 mod arrays;
 mod credit;
+mod ensemble;
 mod errors;
 
 use pyo3::prelude::*;
@@ -35,5 +36,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_parallel, m)?)?;
     m.add_function(wrap_pyfunction!(is_parallel, m)?)?;
     credit::register(m)?;
+    ensemble::register(m)?;
     Ok(())
 }
