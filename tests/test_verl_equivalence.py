@@ -86,8 +86,25 @@ def test_group_baselines(fn, data, continuous):
         return  # verl's masked_whiten raises; covered by test_errors
     ref = getattr(core, fn)(r, m, ids, config=None)
     got = getattr(ours, fn)(r, m, ids, config=None)
+    if fn.startswith("compute_reinforce") and _whitens_a_constant(r, m, ids):
+        # Documented difference: whitening identical values gives exactly 0 here (float64
+        # moments); verl returns its float32 rounding residue amplified by rsqrt(0 + 1e-8).
+        assert (got[0] == 0).all()
+        assert ref[0].abs().max() < 1e-2
+        return
     precision = torch.float32 if "vectorized" in fn else r.dtype
     assert_same(got[0], ref[0].to(got[0].dtype), precision, F64_GROUP_RTOL)
+
+
+def _whitens_a_constant(r, m, ids):
+    """True when every valid token gets the same baseline-subtracted score (numpy, float64)."""
+    scores = r.double().sum(-1).numpy()  # verl scores a row by its unmasked sum
+    keys = [str(i) for i in ids]
+    members = {k: [s for s, kk in zip(scores, keys) if kk == k] for k in set(keys)}
+    means = {k: np.mean(v) if len(v) > 1 else 0.0 for k, v in members.items()}  # verl: singleton baseline 0
+    centred = np.array([s - means[k] for s, k in zip(scores, keys)])
+    valid_rows = m.numpy().sum(-1) > 0
+    return np.ptp(centred[valid_rows]) == 0
 
 
 @given(padded_batch(min_rows=2), st.sampled_from([1.0, 0.9]))
