@@ -1,0 +1,23 @@
+"""Preference data: pairwise jsonl, HH-RLHF dialogues and OASST ranked trees, split by prompt.
+
+Every loader returns the pairs it kept *and* a :class:`LoadReport` that counts what it skipped,
+by reason, with the first line numbers; under ``strict=True`` the first malformed row raises
+:class:`DataError` instead. Nothing is dropped silently.
+"""
+
+from rewardlab.data.formats import FORMATS, DataError, LoadReport, load_pairs, load_many
+from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text
+from rewardlab.data.splits import Split, split_by_prompt
+
+__all__ = [
+    "CONTEXTS",
+    "FORMATS",
+    "DataError",
+    "LoadReport",
+    "PreferencePair",
+    "Split",
+    "dialogue_text",
+    "load_many",
+    "load_pairs",
+    "split_by_prompt",
+]

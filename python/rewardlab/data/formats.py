@@ -1,0 +1,232 @@
+"""Readers for the three preference formats, with an honest account of every skipped row.
+
+- ``pairwise``: jsonl rows ``{"prompt", "chosen", "rejected"}``.
+- ``hh``: HH-RLHF rows ``{"chosen", "rejected"}`` holding whole dialogues; the prompt is the shared
+  prefix up to and including the last ``\\n\\nAssistant:``.
+- ``oasst``: OpenAssistant trees, one per line; every pair of ranked sibling assistant replies
+  with different ranks is a pair (rank 0 = best), the prompt being the conversation above them.
+
+Files may be gzip-compressed (``.gz``). ``format="auto"`` picks the format from the first row
+that parses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from rewardlab.data.pairs import ASSISTANT_TAG, HUMAN_TAG, PreferencePair
+from rewardlab.errors import InvalidInputError
+
+FORMATS = ("auto", "pairwise", "hh", "oasst")
+_FIRST_LINES = 5  # how many line numbers the report keeps per skip reason
+
+
+class DataError(InvalidInputError):
+    """A malformed row under ``strict=True``, or a file that cannot be read at all."""
+
+
+@dataclass
+class LoadReport:
+    """What a loader read, kept and skipped (reason -> count, and the first line numbers)."""
+
+    path: str
+    format: str
+    rows: int = 0
+    pairs: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    first_lines: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        lines = self.first_lines.setdefault(reason, [])
+        if len(lines) < _FIRST_LINES:
+            lines.append(line)
+
+    def summary(self) -> str:
+        text = f"{self.path}: {self.pairs} pairs from {self.rows} rows ({self.format})"
+        if self.skipped:
+            parts = [
+                f"{n} {reason} (lines {', '.join(map(str, self.first_lines[reason]))}"
+                f"{', ...' if n > len(self.first_lines[reason]) else ''})"
+                for reason, n in sorted(self.skipped.items())
+            ]
+            text += "; skipped " + "; ".join(parts)
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "rows": self.rows,
+            "pairs": self.pairs,
+            "skipped": dict(self.skipped),
+            "first_lines": {k: list(v) for k, v in self.first_lines.items()},
+        }
+
+
+class _Malformed(Exception):
+    """Internal: a row is unusable for the given reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                yield number, line
+    except FileNotFoundError:
+        raise DataError(f"data: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise DataError(f"data: cannot read {path}: {err}") from None
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    if key not in row:
+        raise _Malformed(f"missing field '{key}'")
+    value = row[key]
+    if not isinstance(value, str):
+        raise _Malformed(f"field '{key}' is not a string")
+    if not value.strip():
+        raise _Malformed(f"empty '{key}'")
+    return value
+
+
+def _pairwise(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
+    prompt, chosen, rejected = _text(row, "prompt"), _text(row, "chosen"), _text(row, "rejected")
+    if chosen.strip() == rejected.strip():
+        raise _Malformed("chosen == rejected")
+    return [PreferencePair(prompt, chosen, rejected, group=prompt, source=path, line=line)]
+
+
+def split_dialogue(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """HH-RLHF: (prompt, chosen reply, rejected reply) from two whole dialogues."""
+    cut = chosen.rfind(ASSISTANT_TAG)
+    if cut < 0:
+        raise _Malformed("no '\\n\\nAssistant:' turn")
+    end = cut + len(ASSISTANT_TAG)
+    prompt = chosen[:end]
+    if not rejected.startswith(prompt):
+        raise _Malformed("chosen and rejected do not share the prompt")
+    reply_c, reply_r = chosen[end:].strip(), rejected[end:].strip()
+    if not reply_c or not reply_r:
+        raise _Malformed("empty reply")
+    if ASSISTANT_TAG in rejected[end:] or HUMAN_TAG in rejected[end:]:
+        raise _Malformed("rejected continues past the shared prompt")
+    if reply_c == reply_r:
+        raise _Malformed("chosen == rejected")
+    return prompt, reply_c, reply_r
+
+
+def _hh(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
+    prompt, chosen, rejected = split_dialogue(_text(row, "chosen"), _text(row, "rejected"))
+    return [PreferencePair(prompt, chosen, rejected, group=prompt, source=path, line=line)]
+
+
+def _oasst(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
+    root = row.get("prompt")
+    if not isinstance(root, dict):
+        raise _Malformed("missing field 'prompt' (an OASST message tree)")
+    tree = str(row.get("message_tree_id") or root.get("message_id") or f"{path}:{line}")
+    pairs: list[PreferencePair] = []
+
+    def visit(node: dict[str, Any], history: str) -> None:
+        text = node.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _Malformed("message without text")
+        tag = HUMAN_TAG if node.get("role") == "prompter" else ASSISTANT_TAG
+        here = f"{history}{tag} {text.strip()}"
+        replies = [r for r in node.get("replies") or [] if isinstance(r, dict) and not r.get("deleted")]
+        ranked = [r for r in replies if r.get("role") == "assistant" and isinstance(r.get("rank"), int)]
+        prompt = here + ASSISTANT_TAG
+        for a, b in combinations(sorted(ranked, key=lambda r: r["rank"]), 2):
+            if a["rank"] == b["rank"] or not str(a.get("text", "")).strip() or not str(b.get("text", "")).strip():
+                continue
+            if a["text"].strip() == b["text"].strip():
+                continue
+            pairs.append(PreferencePair(prompt, a["text"].strip(), b["text"].strip(), group=tree, source=path, line=line))
+        for reply in replies:
+            visit(reply, here)
+
+    visit(root, "")
+    if not pairs:
+        raise _Malformed("tree without ranked sibling replies")
+    return pairs
+
+
+_PARSERS = {"pairwise": _pairwise, "hh": _hh, "oasst": _oasst}
+
+
+def detect_format(row: dict[str, Any]) -> str | None:
+    if isinstance(row.get("prompt"), dict):
+        return "oasst"
+    if "prompt" in row and "chosen" in row and "rejected" in row:
+        return "pairwise"
+    if "chosen" in row and "rejected" in row:
+        return "hh"
+    return None
+
+
+def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], LoadReport]:
+    """Reads preference pairs from ``path`` (jsonl or jsonl.gz).
+
+    Malformed rows (bad JSON, missing or empty fields, chosen == rejected, a dialogue whose two
+    sides do not share a prompt, ...) are skipped and counted in the report, or raise
+    :class:`DataError` naming the file, line and reason when ``strict`` is true.
+    """
+    if format not in FORMATS:
+        raise DataError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    path = Path(path)
+    report = LoadReport(path=str(path), format=format)
+    pairs: list[PreferencePair] = []
+    fmt = None if format == "auto" else format
+    for line, raw in _read_lines(path):
+        if not raw.strip():
+            continue
+        report.rows += 1
+        try:
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError:
+                raise _Malformed("bad JSON") from None
+            if not isinstance(row, dict):
+                raise _Malformed("row is not a JSON object")
+            if fmt is None:
+                fmt = detect_format(row)
+                if fmt is None:
+                    raise _Malformed("unknown row layout (need prompt/chosen/rejected, chosen/rejected or an OASST tree)")
+                report.format = fmt
+            pairs.extend(_PARSERS[fmt](row, str(path), line))
+        except _Malformed as bad:
+            if strict:
+                raise DataError(f"data: {path}:{line}: {bad.reason}") from None
+            report.skip(line, bad.reason)
+    report.pairs = len(pairs)
+    if not pairs:
+        raise DataError(f"data: {path} holds no usable preference pairs ({report.summary()})")
+    return pairs, report
+
+
+def load_many(paths: Sequence[str | Path], format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], list[LoadReport]]:
+    """:func:`load_pairs` over several files, concatenated in order."""
+    if not paths:
+        raise DataError("data: give at least one file")
+    pairs: list[PreferencePair] = []
+    reports: list[LoadReport] = []
+    for path in paths:
+        more, report = load_pairs(path, format=format, strict=strict)
+        pairs.extend(more)
+        reports.append(report)
+    return pairs, reports

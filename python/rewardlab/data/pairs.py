@@ -1,0 +1,54 @@
+"""The unit of preference data and the one text format every embedder sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASSISTANT_TAG = "\n\nAssistant:"
+HUMAN_TAG = "\n\nHuman:"
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One human judgement: ``chosen`` beats ``rejected`` as a reply to ``prompt``.
+
+    ``group`` keys the split (the prompt itself, or the OASST tree id so that a conversation
+    never straddles train and test); ``source`` and ``line`` point back into the file.
+    """
+
+    prompt: str
+    chosen: str
+    rejected: str
+    group: str
+    source: str = ""
+    line: int = 0
+
+    def texts(self, context: str = "last_turn") -> tuple[str, str]:
+        """The embedded texts of the chosen and the rejected response (see :func:`dialogue_text`)."""
+        return dialogue_text(self.prompt, self.chosen, context), dialogue_text(self.prompt, self.rejected, context)
+
+
+CONTEXTS = ("last_turn", "full")
+
+
+def dialogue_text(prompt: str, response: str, context: str = "last_turn") -> str:
+    """The (prompt, response) pair as HH-style dialogue text, the text that gets embedded.
+
+    ``full`` keeps the whole conversation (an HH-RLHF pair embeds exactly its original string);
+    ``last_turn`` keeps only the last human turn and the reply. The earlier turns are shared by
+    chosen and rejected, so they carry no signal for the comparison, and with a 256-token encoder
+    they would crowd the reply out; on the bundled dev split ``last_turn`` was the better
+    input (docs/models.md). A bare instruction becomes a one-turn dialogue.
+    """
+    if context not in CONTEXTS:
+        raise ValueError(f"context: expected one of {', '.join(CONTEXTS)}, got {context!r}")
+    head = prompt.rstrip()
+    if not head.endswith("Assistant:"):
+        if not head.lstrip().startswith(HUMAN_TAG.strip()):
+            head = f"{HUMAN_TAG}{' ' if head else ''}{head}"
+        head = f"{head}{ASSISTANT_TAG}"
+    if context == "last_turn":
+        cut = head.rfind(HUMAN_TAG)
+        if cut > 0:
+            head = head[cut:]
+    return f"{head} {response.strip()}"

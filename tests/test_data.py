@@ -1,0 +1,169 @@
+"""Preference-data loaders and splits, against hand-built files and the bundled data's published counts."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from rewardlab.data import DataError, PreferencePair, dialogue_text, load_many, load_pairs, split_by_prompt
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write_lines(path: Path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_pairwise_rows_skipped_with_reasons_and_line_numbers(tmp_path):
+    good = json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"})
+    f = write_lines(
+        tmp_path / "p.jsonl",
+        [
+            good,  # 1
+            "{not json",  # 2
+            json.dumps({"prompt": "p", "chosen": "a"}),  # 3 missing rejected
+            json.dumps({"prompt": "p", "chosen": "", "rejected": "b"}),  # 4 empty
+            json.dumps({"prompt": "p", "chosen": "same", "rejected": "same"}),  # 5
+            "",  # blank lines are not rows
+            json.dumps([1, 2]),  # 7 not an object
+            json.dumps({"prompt": "q", "chosen": 3, "rejected": "b"}),  # 8 not a string
+            good,  # 9
+        ],
+    )
+    pairs, report = load_pairs(f)
+    assert [p.line for p in pairs] == [1, 9]
+    assert report.rows == 8 and report.pairs == 2 and report.n_skipped == 6
+    assert report.first_lines == {
+        "bad JSON": [2],
+        "missing field 'rejected'": [3],
+        "empty 'chosen'": [4],
+        "chosen == rejected": [5],
+        "row is not a JSON object": [7],
+        "field 'chosen' is not a string": [8],
+    }
+    assert "bad JSON (lines 2)" in report.summary()
+    with pytest.raises(DataError, match=r"p\.jsonl:2: bad JSON"):
+        load_pairs(f, strict=True)
+
+
+def test_report_keeps_only_the_first_line_numbers(tmp_path):
+    f = write_lines(tmp_path / "p.jsonl", ["{bad"] * 9 + [json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"})])
+    _, report = load_pairs(f)
+    assert report.skipped == {"bad JSON": 9}
+    assert report.first_lines["bad JSON"] == [1, 2, 3, 4, 5]
+    assert "..." in report.summary()
+
+
+def test_hh_prompt_is_the_prefix_up_to_the_last_assistant_turn(tmp_path):
+    prompt = "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how do I bake?\n\nAssistant:"
+    rows = [
+        {"chosen": prompt + " Preheat the oven.", "rejected": prompt + " No."},
+        {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: different\n\nAssistant: c"},
+        {"chosen": "no turns at all", "rejected": "x"},
+        {"chosen": prompt + " ", "rejected": prompt + " No."},
+    ]
+    f = tmp_path / "hh.jsonl.gz"
+    with gzip.open(f, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(json.dumps(r) for r in rows))
+    pairs, report = load_pairs(f)
+    assert report.format == "hh"
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert p.prompt == prompt and p.chosen == "Preheat the oven." and p.rejected == "No."
+    # The full-context text is exactly the original dialogue; the last-turn text keeps the last exchange.
+    assert p.texts("full")[0] == rows[0]["chosen"]
+    assert p.texts("last_turn") == ("\n\nHuman: how do I bake?\n\nAssistant: Preheat the oven.", "\n\nHuman: how do I bake?\n\nAssistant: No.")
+    assert report.skipped == {
+        "chosen and rejected do not share the prompt": 1,
+        "no '\\n\\nAssistant:' turn": 1,
+        "empty reply": 1,
+    }
+
+
+def _tree():
+    def msg(text, role, rank=None, replies=(), deleted=False):
+        return {"text": text, "role": role, "rank": rank, "replies": list(replies), "deleted": deleted}
+
+    return {
+        "message_tree_id": "t1",
+        "prompt": msg(
+            "Q?",
+            "prompter",
+            replies=[
+                msg("best", "assistant", 0, replies=[msg("follow-up", "prompter", 0, replies=[msg("x", "assistant", 0), msg("y", "assistant", 1)])]),
+                msg("middle", "assistant", 1),
+                msg("worst", "assistant", 2),
+                msg("gone", "assistant", 3, deleted=True),
+                msg("unranked", "assistant", None),
+            ],
+        ),
+    }
+
+
+def test_oasst_all_ranked_sibling_pairs_best_first(tmp_path):
+    f = write_lines(tmp_path / "o.jsonl", [json.dumps(_tree()), json.dumps({"message_tree_id": "t2", "prompt": {"text": "lonely", "role": "prompter", "replies": []}})])
+    pairs, report = load_pairs(f)
+    assert report.format == "oasst"
+    got = [(p.chosen, p.rejected) for p in pairs]
+    assert got == [("best", "middle"), ("best", "worst"), ("middle", "worst"), ("x", "y")]
+    assert all(p.group == "t1" for p in pairs)
+    assert pairs[0].prompt == "\n\nHuman: Q?\n\nAssistant:"
+    assert pairs[3].prompt == "\n\nHuman: Q?\n\nAssistant: best\n\nHuman: follow-up\n\nAssistant:"
+    assert report.skipped == {"tree without ranked sibling replies": 1}
+
+
+def test_dialogue_text_wraps_bare_instructions():
+    for context in ("full", "last_turn"):
+        assert dialogue_text("Say hi", " hi ", context) == "\n\nHuman: Say hi\n\nAssistant: hi"
+        assert dialogue_text("\n\nHuman: x\n\nAssistant:", "y", context) == "\n\nHuman: x\n\nAssistant: y"
+    with pytest.raises(ValueError, match="context"):
+        dialogue_text("a", "b", "middle")
+
+
+def test_missing_file_and_bad_format_are_clear(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_pairs(tmp_path / "nope.jsonl")
+    with pytest.raises(DataError, match="format"):
+        load_pairs(tmp_path / "nope.jsonl", format="csv")
+    f = write_lines(tmp_path / "junk.jsonl", ["{bad", "{also bad"])
+    with pytest.raises(DataError, match="no usable preference pairs"):
+        load_pairs(f)
+    with pytest.raises(DataError, match="at least one file"):
+        load_many([])
+
+
+def _pair(group, i=0):
+    return PreferencePair(prompt=group, chosen=f"a{i}", rejected=f"b{i}", group=group)
+
+
+def test_split_is_by_group_deterministic_and_order_free():
+    pairs = [_pair(f"prompt {g}", i) for g in range(400) for i in range(3)]
+    a = split_by_prompt(pairs)
+    b = split_by_prompt(list(reversed(pairs)))
+    for name in ("train", "dev", "test"):
+        assert {p.group for p in getattr(a, name)} == {p.group for p in getattr(b, name)}
+    groups = [{p.group for p in part} for part in (a.train, a.dev, a.test)]
+    assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    assert sum(a.sizes().values()) == len(pairs)
+    # 400 groups at 10%: a binomial(400, 0.1) count is within 40 +- 20 with overwhelming probability.
+    assert 20 <= len(groups[2]) <= 60 and 20 <= len(groups[1]) <= 60
+    c = split_by_prompt(pairs, salt="other")
+    assert {p.group for p in c.test} != groups[2]
+
+
+@pytest.mark.parametrize("kw", [{"dev": -0.1}, {"test": 1.0}, {"dev": 0.5, "test": 0.5}])
+def test_split_fractions_validated(kw):
+    with pytest.raises(ValueError, match="dev|test"):
+        split_by_prompt([_pair("x")], **kw)
+
+
+@pytest.mark.skipif(not (SHARED / "oasst").exists(), reason="bundled data not present")
+def test_bundled_data_counts_match_the_data_readme():
+    # ../shared/data/README.md: 1,821 HH rows; OASST 212 ranked groups, 754 pairs.
+    _, hh = load_pairs(SHARED / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz")
+    assert hh.rows == 1821 and hh.pairs + hh.n_skipped == 1821
+    pairs, oasst = load_pairs(SHARED / "oasst" / "en_100_tree.jsonl")
+    assert oasst.pairs == 754 and oasst.n_skipped == 0
+    assert len({(p.group, p.prompt) for p in pairs}) == 212
