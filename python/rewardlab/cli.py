@@ -1,0 +1,247 @@
+"""The ``rewardlab`` command line: one subcommand per job, each with ``--help`` and ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rewardlab.errors import InvalidInputError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dev", type=float, default=0.1, help="fraction of prompts held out for early stopping (default 0.1)")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of prompts held out for evaluation (default 0.1)")
+    p.add_argument("--split-salt", default="", help="draws a different, still deterministic, split")
+    p.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")
+
+
+def _progress(args) -> bool | None:
+    return False if args.quiet else None
+
+
+def _say(args, *lines: str) -> None:
+    """Human-readable output: stdout normally, stderr under --json (stdout stays one JSON object)."""
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    for line in lines:
+        print(line, file=stream)
+
+
+def cmd_train(args) -> int:
+    from rewardlab.models import TrainConfig
+    from rewardlab.pipeline import Timer, load_split, train_model
+
+    started = time.perf_counter()
+    pairs, reports, split = load_split(args.data, args.dev, args.test, args.split_salt, args.strict)
+    for r in reports:
+        _say(args, r.summary())
+    config = TrainConfig(
+        loss=args.loss,
+        hidden=tuple(args.hidden),
+        epochs=args.epochs,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        bootstrap=not args.no_bootstrap,
+        seed=args.seed,
+    )
+    config.validate()
+    timer = Timer()
+    meta = {
+        "data": [str(Path(p).resolve()) for p in args.data],
+        "split": {"dev": args.dev, "test": args.test, "salt": args.split_salt},
+        "load_reports": [r.to_dict() for r in reports],
+    }
+    model = train_model(split, args.embedder, config, args.members, args.cache_dir, _progress(args), timer, meta)
+    model.save(args.out)
+    out = {
+        "out": str(args.out),
+        "members": len(model.members),
+        "embedders": model.embedders,
+        "split_sizes": split.sizes(),
+        "seconds": {**{k: round(v, 2) for k, v in timer.stages.items()}, "total": round(time.perf_counter() - started, 2)},
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _say(args, f"trained {out['members']} members on {split.sizes()['train']} pairs in {out['seconds']['train']} s "
+             f"(embedding {out['seconds']['embed']} s); saved to {args.out}")
+    return 0
+
+
+def _eval_pairs(model, args):
+    """The pairs to evaluate: the held-out test split of files the model trained on, all pairs otherwise."""
+    from rewardlab.data import load_pairs, split_by_prompt
+
+    pairs, report = load_pairs(args.data, strict=args.strict)
+    trained_on = set(model.meta.get("data", []))
+    which = args.split
+    if which == "auto":
+        which = "test" if str(Path(args.data).resolve()) in trained_on else "all"
+    if which != "all":
+        sp = model.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
+        pairs = getattr(split_by_prompt(pairs, dev=sp["dev"], test=sp["test"], salt=sp["salt"]), which)
+        if not pairs:
+            raise InvalidInputError(f"split: the {which} split of {args.data} is empty")
+    return pairs, report, which
+
+
+def cmd_eval(args) -> int:
+    from rewardlab.evaluate import CLI_RULES
+    from rewardlab.models import RewardModel
+    from rewardlab.pipeline import evaluate_pairs
+
+    model = RewardModel.load(args.model)
+    pairs, report, which = _eval_pairs(model, args)
+    _say(args, report.summary())
+    rules = tuple((name, method, kw) for name, (method, kw) in CLI_RULES.items())
+    result = evaluate_pairs(model, pairs, args.cache_dir, _progress(args), rules)
+    head = result["aggregations"][args.aggregate]
+    out = {
+        "n_pairs": result["n_pairs"],
+        "split": which,
+        "aggregate": args.aggregate,
+        "accuracy": head["accuracy"],
+        "accuracy_ci95": head["ci95"],
+        "aggregations": {k: {"accuracy": v["accuracy"], "accuracy_ci95": v["ci95"]} for k, v in result["aggregations"].items()},
+        "members": [m["accuracy"] for m in result["members"]],
+        "mean_member_accuracy": result["mean_member_accuracy"],
+        "skipped_rows": report.n_skipped,
+    }
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    lo, hi = out["accuracy_ci95"]
+    print(f"{out['n_pairs']} pairs ({which} split): accuracy {out['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] with '{args.aggregate}'")
+    print(f"{'rule':<10}{'accuracy':>10}{'95% CI':>20}")
+    for name, v in out["aggregations"].items():
+        print(f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
+    print(f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from rewardlab.ensemble import aggregate
+    from rewardlab.evaluate import CLI_RULES
+    from rewardlab.models import RewardModel
+    from rewardlab.pipeline import score_pairs
+
+    model = RewardModel.load(args.model)
+    from rewardlab.data import load_pairs
+
+    pairs, report = load_pairs(args.data, strict=args.strict)
+    _say(args, report.summary())
+    chosen, rejected = score_pairs(model, pairs, args.cache_dir, _progress(args))
+    method, kw = CLI_RULES[args.aggregate]
+    c, r = aggregate(chosen, method, **kw), aggregate(rejected, method, **kw)
+    out = open(args.out, "w", encoding="utf-8") if args.out != "-" else sys.stdout
+    try:
+        for i, p in enumerate(pairs):
+            row = {
+                "source": p.source,
+                "line": p.line,
+                "chosen_score": float(c.value[i]),
+                "rejected_score": float(r.value[i]),
+                "chosen_std": float(c.std[i]),
+                "rejected_std": float(r.std[i]),
+                "chosen_members": [float(x) for x in chosen[:, i]],
+                "rejected_members": [float(x) for x in rejected[:, i]],
+            }
+            out.write(json.dumps(row) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.out != "-":
+        print(f"wrote {len(pairs)} scored pairs ({args.aggregate}) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from rewardlab.demo import run_demo
+
+    run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
+             progress=_progress(args), as_json=args.json)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rewardlab import __version__
+    from rewardlab.embed import EMBEDDERS
+    from rewardlab.models import LOSSES
+
+    parser = argparse.ArgumentParser(prog="rewardlab", description="Reward models without a GPU farm.")
+    parser.add_argument("--version", action="version", version=f"rewardlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train an ensemble reward model on frozen embeddings")
+    p.add_argument("--data", action="append", required=True, metavar="FILE", help="preference file (jsonl[.gz]); repeat for several")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the model to")
+    p.add_argument("--embedder", action="append", default=None, metavar="SPEC",
+                   help=f"one of {', '.join(EMBEDDERS)} (default minilm); repeat to alternate embedders across members")
+    p.add_argument("--members", type=int, default=5, help="ensemble size K (default 5)")
+    p.add_argument("--loss", choices=LOSSES, default="bt", help="bt (Bradley-Terry), margin (hinge) or cls (classification)")
+    p.add_argument("--hidden", type=int, nargs="*", default=[256], help="hidden layer widths (default 256; none = linear)")
+    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping on the dev split)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-3)
+    p.add_argument("--no-bootstrap", action="store_true", help="train every member on all training pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_split(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_train)
+
+    aggs = ["mean", "min", "median", "uwo"]
+    p = sub.add_parser("eval", help="pairwise accuracy of a model, per member and per aggregation rule")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="FILE")
+    p.add_argument("--aggregate", choices=aggs, default="mean", help="the rule whose accuracy is the headline (default mean)")
+    p.add_argument("--split", choices=["auto", "test", "dev", "train", "all"], default="auto",
+                   help="auto: the held-out test split if the model trained on FILE, else all pairs")
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("score", help="score the chosen and rejected responses of a preference file")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="FILE")
+    p.add_argument("--out", default="-", metavar="FILE", help="jsonl output (default stdout)")
+    p.add_argument("--aggregate", choices=aggs, default="mean")
+    p.add_argument("--strict", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
+    p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")
+    p.add_argument("--embedder", default="minilm", metavar="SPEC")
+    p.add_argument("--members", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "embedder", None) is None and args.command == "train":
+        args.embedder = ["minilm"]
+    try:
+        return args.func(args)
+    except InvalidInputError as err:
+        print(f"rewardlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rewardlab {args.command}: interrupted (cached embeddings so far are kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

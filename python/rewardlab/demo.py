@@ -1,0 +1,184 @@
+"""``rewardlab demo``: the main job on the bundled data.
+
+Trains a K-member embedding ensemble on the HH-RLHF harmless and OASST pairs (train split by
+prompt, early stopping on dev), evaluates it on the held-out test prompts per member and per
+aggregation rule, beside the same ensemble on a lexical hashing baseline, checks whether ensemble
+disagreement and margin predict correctness, and writes ``report.html`` + ``report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rewardlab.errors import invalid
+
+HH = "hh-rlhf/harmless-base-test.dev.jsonl.gz"
+OASST = "oasst/en_100_tree.jsonl"
+
+
+def find_data_dir() -> Path:
+    """``$REWARDLAB_DATA``, else ``../shared/data`` next to the working directory or the repository."""
+    candidates = []
+    if os.environ.get("REWARDLAB_DATA"):
+        candidates.append(Path(os.environ["REWARDLAB_DATA"]))
+    candidates.append(Path.cwd().parent / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+    for c in candidates:
+        if (c / HH).exists():
+            return c
+    raise invalid("data", f"bundled data not found (looked in {', '.join(map(str, candidates))}); set REWARDLAB_DATA")
+
+
+def run_demo(out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False) -> dict:
+    from rewardlab.data import load_many, split_by_prompt
+    from rewardlab.ensemble import aggregate
+    from rewardlab.evaluate import ensemble_accuracy, pairwise_accuracy
+    from rewardlab.models import TrainConfig
+    from rewardlab.pipeline import Timer, score_pairs, train_model
+    from rewardlab.report import Report
+
+    say = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
+    started = time.perf_counter()
+    data_dir = find_data_dir()
+    files = [data_dir / HH, data_dir / OASST]
+    pairs, reports = load_many(files)
+    for r in reports:
+        say(r.summary())
+    split = split_by_prompt(pairs)
+    say(f"split by prompt: {split.sizes()}")
+    config = TrainConfig()
+    results, timers, models = {}, {}, {}
+    for name in dict.fromkeys([embedder, "hash"]):
+        timer = Timer()
+        model = train_model(split, [name], config, members, cache_dir, progress, timer,
+                            {"data": [str(f) for f in files], "split": {"dev": 0.1, "test": 0.1, "salt": ""}})
+        t = time.perf_counter()
+        chosen, rejected = score_pairs(model, split.test, cache_dir, progress)
+        timer.add("evaluate", t)
+        results[name] = ensemble_accuracy(chosen, rejected)
+        results[name]["scores"] = (chosen, rejected)
+        timers[name], models[name] = timer.stages, model
+        model.save(out / f"model-{name.replace(':', '_').replace('/', '_')}")
+        say(f"{name}: embedded in {timer.stages['embed']:.1f} s, trained {members} members in {timer.stages['train']:.1f} s")
+
+    main = results[embedder]
+    chosen, rejected = main.pop("scores")
+    for r in results.values():
+        r.pop("scores", None)
+    # Does the ensemble know when it is wrong? Accuracy by quartile of |margin| and of disagreement.
+    mean_c, mean_r = aggregate(chosen, "mean"), aggregate(rejected, "mean")
+    margin = mean_c.value - mean_r.value
+    disagreement = np.sqrt(mean_c.std**2 + mean_r.std**2)
+    correct = (margin > 0).astype(float) + 0.5 * (margin == 0)
+    buckets = {}
+    for label, key in (("|margin|", np.abs(margin)), ("disagreement", disagreement)):
+        edges = np.quantile(key, [0.25, 0.5, 0.75])
+        q = np.searchsorted(edges, key, side="right")
+        buckets[label] = [float(correct[q == i].mean()) if (q == i).any() else float("nan") for i in range(4)]
+    per_source = {}
+    for tag, f in (("hh-rlhf", files[0]), ("oasst", files[1])):
+        sel = np.array([p.source == str(f) for p in split.test])
+        if sel.any():
+            per_source[tag] = pairwise_accuracy(mean_c.value[sel], mean_r.value[sel]).to_dict()
+
+    total = time.perf_counter() - started
+    summary = {
+        "data": [r.to_dict() for r in reports],
+        "split_sizes": split.sizes(),
+        "embedder": embedder,
+        "members": members,
+        "train_config": config.to_dict(),
+        "results": results,
+        "per_source_mean_rule": per_source,
+        "accuracy_by_quartile": buckets,
+        "seconds": {k: {s: round(v, 2) for s, v in t.items()} for k, t in timers.items()} | {"total": round(total, 2)},
+    }
+    report = _report(summary, margin, disagreement, correct)
+    html_path, json_path = report.write(out)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        _print_table(summary)
+        print(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
+    return summary
+
+
+def _print_table(s: dict) -> None:
+    n = s["results"][s["embedder"]]["n_pairs"]
+    print(f"\nheld-out pairwise accuracy on {n} test pairs (95% Wilson interval)")
+    print(f"{'embedder':<10}{'rule':<18}{'accuracy':>9}{'95% CI':>18}")
+    for name, r in s["results"].items():
+        for rule, a in r["aggregations"].items():
+            print(f"{name:<10}{rule:<18}{a['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(a['ci95']):>18}")
+        print(f"{name:<10}{'mean of members':<18}{r['mean_member_accuracy']:>9.3f}")
+    for tag, a in s["per_source_mean_rule"].items():
+        print(f"{s['embedder']} mean rule on {tag}: {a['accuracy']:.3f} over {a['n_pairs']} pairs")
+    b = s["accuracy_by_quartile"]
+    print("accuracy by quartile of |margin| (low->high):", ", ".join(f"{x:.2f}" for x in b["|margin|"]))
+    print("accuracy by quartile of disagreement (low->high):", ", ".join(f"{x:.2f}" for x in b["disagreement"]))
+
+
+def _report(s: dict, margin, disagreement, correct):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rewardlab.report import Report
+
+    rep = Report("rewardlab demo: embedding reward-model ensembles on HH-RLHF harmless + OASST", data=s)
+    rep.paragraph(
+        f"Split by prompt: {s['split_sizes']}. {s['members']} members per ensemble (seeds + bootstrap), "
+        f"MLP head {tuple(s['train_config']['hidden'])}, {s['train_config']['loss']} loss, early stopping on dev. "
+        f"Total time {s['seconds']['total']} s."
+    )
+    rep.heading("Held-out pairwise accuracy")
+    rows = []
+    for name, r in s["results"].items():
+        for rule, a in r["aggregations"].items():
+            rows.append([name, rule, a["accuracy"], f"[{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]"])
+        for i, m in enumerate(r["members"]):
+            rows.append([name, f"member {i}", m["accuracy"], f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"])
+    rep.table(["embedder", "rule", "accuracy", "95% CI"], rows)
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    x = 0
+    ticks, labels = [], []
+    for name, r in s["results"].items():
+        entries = [(f"m{i}", m) for i, m in enumerate(r["members"])] + list(r["aggregations"].items())
+        for label, a in entries:
+            lo, hi = a["ci95"]
+            is_member = label[1:].isdigit()
+            color = "#999" if is_member else "#1f77b4" if name == s["embedder"] else "#ff7f0e"
+            ax.errorbar(x, a["accuracy"], yerr=[[a["accuracy"] - lo], [hi - a["accuracy"]]], fmt="o", color=color, capsize=3)
+            ticks.append(x)
+            labels.append(f"{name}\n{label}")
+            x += 1
+        x += 1
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.set_ylabel("pairwise accuracy")
+    rep.figure(fig, "Accuracy of each member (grey) and each aggregation rule, with 95% intervals; dotted line = chance.")
+
+    rep.heading("Does the ensemble know when it is wrong?")
+    b = s["accuracy_by_quartile"]
+    rep.table(["quartile (low→high)", "Q1", "Q2", "Q3", "Q4"], [[k] + v for k, v in b.items()])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    axes[0].bar(range(1, 5), b["|margin|"], color="#1f77b4")
+    axes[0].set_title("accuracy by |mean margin| quartile")
+    axes[1].bar(range(1, 5), b["disagreement"], color="#2ca02c")
+    axes[1].set_title("accuracy by ensemble-disagreement quartile")
+    for a in axes:
+        a.axhline(0.5, color="k", lw=0.8, ls=":")
+        a.set_ylim(0, 1)
+    rep.figure(fig, "Held-out accuracy per quartile of the ensemble's |margin| and of its disagreement. Where a signal is a usable confidence, accuracy rises (margin) or falls (disagreement) from left to right; the fast/slow gate builds on these.")
+
+    rep.heading("Time")
+    rep.table(["embedder", "stage", "seconds"], [[k, st, v] for k, t in s["seconds"].items() if isinstance(t, dict) for st, v in t.items()])
+    return rep
