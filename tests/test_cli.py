@@ -84,3 +84,33 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 2
     assert json.loads((tmp_path / "demo" / "report.json").read_text())["split_sizes"] == summary["split_sizes"]
     assert summary["results"]["hash"]["n_pairs"] == summary["split_sizes"]["test"]
+
+
+BON = SHARED / "reward-bench-bon" / "alpaca_eval_tulu2_dpo_13b_n16.jsonl.gz"
+
+
+def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
+    from rewardlab.alignment import tilted_expectation
+    from rewardlab.bon import load_bon, score_candidates
+    from rewardlab.models import RewardModel
+
+    with gzip.open(BON, "rt", encoding="utf-8") as fh:
+        rows = [next(fh) for _ in range(30)]
+    data = tmp_path / "bon.jsonl"
+    data.write_text("".join(rows) + "{bad\n", encoding="utf-8")
+    capsys.readouterr()
+    args = ["bon", "--model", str(trained), "--data", str(data), "--beta", "0.5", "--n", "4", "--n", "11", "--repeats", "2", "--quiet", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["n"] for r in out["rows"]] == [4, 11]
+    for r in out["rows"]:
+        assert r["win"] + r["tie"] + r["loss"] == r["prompts"] == 30
+        assert r["gold_random"] <= r["gold_oracle"] and r["gold_hard_bon"] <= r["gold_oracle"]
+        assert r["win_tie_ci95"][0] <= r["win_tie_rate"] <= r["win_tie_ci95"][1]
+    # N = 11 uses every labelled candidate, so the raw soft-BoN gold is deterministic: recompute it.
+    bon = load_bon(data)
+    assert bon.report.skipped == {"malformed best-of-N row": 1}
+    scores = score_candidates(RewardModel.load(trained), bon)
+    expected = tilted_expectation(scores, bon.gold, beta=0.5).mean()
+    assert abs(out["rows"][1]["gold_raw"] - expected) < 1e-9
+    assert main(["bon", "--model", str(trained), "--data", str(data), "--n", "1", "--quiet"]) == 2

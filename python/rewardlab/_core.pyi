@@ -83,3 +83,30 @@ def place_outcome_reward(
 
 # ensemble: C-contiguous [K, N] float32/float64 scores -> (aggregate [N], population std [N]) in that dtype
 def aggregate(scores: npt.NDArray[Any], method: str, lam: float, q: float) -> Tuple[npt.NDArray[Any], npt.NDArray[Any]]: ...
+
+# shaping / inference-time alignment: float64 rewards [P, N] (or flat [T] with int64 offsets [P+1])
+def stackelberg_thresholds(
+    rewards: npt.NDArray[Any],
+    offsets: Optional[npt.NDArray[Any]] = None,
+    base_weights: Optional[npt.NDArray[Any]] = None,
+    *,
+    b: float,
+    beta: float,
+    exponent_cap: Optional[float] = None,
+    range_factor: Optional[float] = None,
+) -> Tuple[npt.NDArray[Any], npt.NDArray[Any]]: ...
+def shape_rewards(
+    rewards: npt.NDArray[Any], m: npt.NDArray[Any], b: npt.NDArray[Any], offsets: Optional[npt.NDArray[Any]] = None, *, alpha: float, hard: bool
+) -> npt.NDArray[Any]: ...
+def tilted_probabilities(
+    rewards: npt.NDArray[Any], offsets: Optional[npt.NDArray[Any]] = None, base_weights: Optional[npt.NDArray[Any]] = None, *, beta: float
+) -> npt.NDArray[Any]: ...
+def tilted_expectation(
+    rewards: npt.NDArray[Any],
+    utilities: npt.NDArray[Any],
+    offsets: Optional[npt.NDArray[Any]] = None,
+    base_weights: Optional[npt.NDArray[Any]] = None,
+    *,
+    beta: float,
+) -> npt.NDArray[Any]: ...
+def best_of_n(rewards: npt.NDArray[Any], offsets: Optional[npt.NDArray[Any]] = None) -> npt.NDArray[Any]: ...

@@ -163,6 +163,33 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_bon(args) -> int:
+    from rewardlab.bon import bon_experiment, load_bon, score_candidates
+    from rewardlab.models import RewardModel
+
+    model = RewardModel.load(args.model)
+    bon = load_bon(args.data, limit=args.limit)
+    _say(args, bon.report.summary())
+    scores = score_candidates(model, bon, args.cache_dir, _progress(args))
+    result = bon_experiment(
+        scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or [4, 11],
+        b_over_beta=args.b_over_beta, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"soft best-of-N, '{args.shaping}' shaping vs raw reward, {bon.gold.shape[0]} prompts, "
+          f"B/beta={args.b_over_beta}, alpha={args.alpha}, {args.repeats} candidate draws per prompt")
+    print(f"{'N':>3}{'beta':>7}{'win':>6}{'tie':>6}{'loss':>6}{'win-tie':>9}{'95% CI':>17}"
+          f"{'gold raw':>10}{'shaped':>9}{'diff 95% CI':>22}{'hard BoN':>10}{'random':>8}{'oracle':>8}")
+    for r in result["rows"]:
+        print(f"{r['n']:>3}{r['beta']:>7.2f}{r['win']:>6}{r['tie']:>6}{r['loss']:>6}{r['win_tie_rate']:>9.3f}"
+              f"{'[%.3f, %.3f]' % tuple(r['win_tie_ci95']):>17}{r['gold_raw']:>10.4f}{r['gold_shaped']:>9.4f}"
+              f"{'%+.4f [%+.4f, %+.4f]' % (r['gold_diff'], *r['gold_diff_ci95']):>22}"
+              f"{r['gold_hard_bon']:>10.4f}{r['gold_random']:>8.4f}{r['gold_oracle']:>8.4f}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
 
@@ -218,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true")
     _add_common(p)
     p.set_defaults(func=cmd_score)
+
+    from rewardlab.shaping import SHAPINGS
+
+    p = sub.add_parser("bon", help="soft best-of-N with shaped vs raw rewards on gold-labelled candidates (win-tie rates)")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
+    p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
+    p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
+    p.add_argument("--n", type=int, action="append", help="candidates per prompt; repeat for several (default 4, 11)")
+    p.add_argument("--b-over-beta", type=float, default=2.0, help="reward bound B as a multiple of beta (default 2)")
+    p.add_argument("--alpha", type=float, default=1.0, help="sharpness of the smooth threshold (default 1)")
+    p.add_argument("--repeats", type=int, default=5, help="random candidate subsets per prompt (default 5)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first L prompts")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_bon)
 
     p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
     p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")

@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod parallel;
 pub mod real;
 pub mod scan;
+pub mod shaping;
 pub mod token_reward;
 pub mod whiten;
 

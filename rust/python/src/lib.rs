@@ -4,6 +4,7 @@ mod arrays;
 mod credit;
 mod ensemble;
 mod errors;
+mod shaping;
 
 use pyo3::prelude::*;
 
@@ -37,5 +38,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_parallel, m)?)?;
     credit::register(m)?;
     ensemble::register(m)?;
+    shaping::register(m)?;
     Ok(())
 }
