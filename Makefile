@@ -25,6 +25,8 @@ demo: build
 bench: build
 	$(PY) benches/bench_credit.py
 	$(PY) benches/bench_ensemble.py
+	$(PY) benches/bench_shaping.py
+	$(PY) benches/bench_diagnostics.py
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build

@@ -4,6 +4,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rewardlab.cli import main
@@ -79,9 +80,14 @@ def test_errors_exit_2_with_the_argument_named(tmp_path, capsys):
 
 
 def test_demo_runs_and_writes_its_report(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--quiet", "--json"]) == 0
+    args = ["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--bon-prompts", "25", "--quiet", "--json"]
+    assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 2
+    assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 5
+    alignment = summary["alignment"]
+    assert alignment["bon"]["prompts"] == alignment["teacher"]["prompts"] == 25
+    assert {r["name"] for r in alignment["teacher"]["rows"]} >= {"hash:mean", "hash:member1"}
+    assert all(v > 1 for v in alignment["teaching"]["time_ratio_low_over_high_variance"].values())
     assert json.loads((tmp_path / "demo" / "report.json").read_text())["split_sizes"] == summary["split_sizes"]
     assert summary["results"]["hash"]["n_pairs"] == summary["split_sizes"]["test"]
 
@@ -114,3 +120,37 @@ def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
     expected = tilted_expectation(scores, bon.gold, beta=0.5).mean()
     assert abs(out["rows"][1]["gold_raw"] - expected) < 1e-9
     assert main(["bon", "--model", str(trained), "--data", str(data), "--n", "1", "--quiet"]) == 2
+
+
+def test_diagnose_ranks_rules_and_members_against_an_independent_recount(trained, tmp_path, capsys):
+    from rewardlab.bon import load_bon, score_members
+    from rewardlab.models import RewardModel
+
+    with gzip.open(BON, "rt", encoding="utf-8") as fh:
+        rows = [next(fh) for _ in range(20)]
+    data = tmp_path / "bon.jsonl"
+    data.write_text("".join(rows), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["diagnose", "--model", str(trained), "--data", str(data), "--quiet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["prompts"] == 20 and out["policy_samples"] == 20 * 16
+    names = [r["name"] for r in out["rows"]]
+    assert names[:4] == ["m:mean", "m:min", "m:median", "m:uwo"] and names[4:] == ["m:member0", "m:member1", "m:member2"]
+    assert sorted(r["accuracy_rank"] for r in out["rows"]) == list(range(1, 8))
+    # member 0 recomputed by hand: numpy pair count on the 11 labelled samples, numpy variance on all 16
+    bon = load_bon(data)
+    model = RewardModel.load(trained)
+    labelled = score_members(model, bon.prompts, bon.candidates)[0].astype(np.float64).reshape(bon.gold.shape)
+    agree = total = 0
+    for r, g in zip(labelled, bon.gold):
+        d_r, d_g = np.sign(r[:, None] - r[None, :]), np.sign(g[:, None] - g[None, :])
+        upper = np.triu(np.ones_like(d_g, dtype=bool), 1) & (d_g != 0)
+        agree += (d_r[upper] == d_g[upper]).sum() + 0.5 * (d_r[upper] == 0).sum()
+        total += upper.sum()
+    allr = score_members(model, bon.prompts, bon.samples)[0].astype(np.float64)
+    z = ((allr - allr.mean()) / np.sqrt(allr.var() + 1e-8)).reshape(20, 16)
+    member0 = out["rows"][4]
+    assert member0["accuracy"] == pytest.approx(agree / total)
+    assert member0["variance"] == pytest.approx(z.var(axis=1, ddof=1).mean())
+    assert out["gold_pairs"] == total
+    assert main(["diagnose", "--model", str(tmp_path / "nope"), "--data", str(data), "--quiet"]) == 2

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -41,13 +41,17 @@ class BonSet:
     candidates: list[list[str]]  # [P][N] with N = the labelled candidates
     gold: np.ndarray  # [P, N]
     report: LoadReport
+    samples: list[list[str]] = field(default_factory=list)  # [P][*]: every sample, labelled or not
+
+    def sample_offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum([len(s) for s in self.samples])]).astype(np.int64)
 
 
 def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
     """Prompts, their gold-labelled candidates and gold preferences; malformed rows are reported."""
     path = Path(path)
     report = LoadReport(path=str(path), format="reward-bench-bon")
-    prompts, cands, golds = [], [], []
+    prompts, cands, golds, samples = [], [], [], []
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         fh = opener(path, "rt", encoding="utf-8")
@@ -72,23 +76,29 @@ def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
             labelled = labelled[:GOLD_CANDIDATES]
             prompts.append(instruction)
             cands.append([o for o, _ in labelled])
+            samples.append([o for o in outputs if isinstance(o, str) and o.strip()])
             golds.append([g for _, g in labelled])
             if limit is not None and len(prompts) >= limit:
                 break
     report.pairs = len(prompts)
     if not prompts:
         raise DataError(f"data: {path} holds no usable best-of-N prompts ({report.summary()})")
-    return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report)
+    return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report, samples)
 
 
 def score_candidates(model, bon: BonSet, cache_dir=None, progress=None) -> np.ndarray:
     """``r_U`` ``[P, N]``: the ensemble's mean score of every candidate."""
     from rewardlab.ensemble import aggregate
 
-    context = model.meta.get("text_context", "last_turn")
-    texts = [dialogue_text(p, c, context) for p, cs in zip(bon.prompts, bon.candidates) for c in cs]
-    members = model.score_texts(texts, cache_dir=cache_dir, progress=progress)
+    members = score_members(model, bon.prompts, bon.candidates, cache_dir, progress)
     return aggregate(members, "mean").value.astype(np.float64).reshape(bon.gold.shape)
+
+
+def score_members(model, prompts: Sequence[str], responses: Sequence[Sequence[str]], cache_dir=None, progress=None) -> np.ndarray:
+    """Per-member scores ``[K, total responses]`` of every prompt's responses, flattened in order."""
+    context = model.meta.get("text_context", "last_turn")
+    texts = [dialogue_text(p, c, context) for p, cs in zip(prompts, responses) for c in cs]
+    return model.score_texts(texts, cache_dir=cache_dir, progress=progress)
 
 
 def _bootstrap_mean_ci(x: np.ndarray, rng: np.random.Generator, reps: int = 2000) -> tuple[float, float]:
@@ -104,13 +114,20 @@ def bon_experiment(
     shaping: str = "stackelberg",
     betas: Sequence[float] = (0.1, 0.3, 1.0),
     ns: Sequence[int] = (4, 11),
-    b_over_beta: float = 2.0,
+    B: float = 15.0,
+    b_over_beta: float | None = None,
+    exponent_cap: float | None = 2.0,
+    range_factor: float | None = 2.0,
     alpha: float = 1.0,
     repeats: int = 5,
     tie_tol: float = 1e-3,
     seed: int = 0,
 ) -> dict:
-    """Shaped vs unshaped soft best-of-N over subsets of N candidates per prompt (see module doc)."""
+    """Shaped vs unshaped soft best-of-N over subsets of N candidates per prompt (see module doc).
+
+    The defaults are the paper's CD code (``B = 15`` clipped to twice each prompt's reward range,
+    ``B/β`` capped at 2 inside ``F``, ``α = 1``); ``b_over_beta`` instead sets ``B = b_over_beta·β``
+    (the theory's form; pass ``exponent_cap=None, range_factor=None`` for no caps)."""
     if shaping not in SHAPINGS:
         raise invalid("shaping", f"expected one of {', '.join(SHAPINGS)}, got {shaping!r}")
     if scores.shape != gold.shape or scores.ndim != 2:
@@ -121,6 +138,8 @@ def bon_experiment(
     for n in ns:
         if not 2 <= n <= gold.shape[1]:
             raise invalid("n", f"must be in [2, {gold.shape[1]}], got {n}")
+    if b_over_beta is not None and not b_over_beta > 0:
+        raise invalid("b_over_beta", f"must be positive, got {b_over_beta}")
     if repeats < 1:
         raise invalid("repeats", f"must be at least 1, got {repeats}")
     rng = np.random.default_rng(seed)
@@ -138,7 +157,12 @@ def bon_experiment(
             shaped = np.mean(
                 [
                     tilted_expectation(
-                        shape_rewards(r, method=shaping, beta=beta, B=b_over_beta * beta, alpha=alpha), g, beta=beta
+                        shape_rewards(
+                            r, method=shaping, beta=beta, B=b_over_beta * beta if b_over_beta else B, alpha=alpha,
+                            exponent_cap=exponent_cap, range_factor=range_factor,
+                        ),
+                        g,
+                        beta=beta,
                     )
                     for r, g in zip(r_sub, g_sub)
                 ],
@@ -168,7 +192,10 @@ def bon_experiment(
             )
     return {
         "shaping": shaping,
+        "B": None if b_over_beta else B,
         "b_over_beta": b_over_beta,
+        "exponent_cap": exponent_cap,
+        "range_factor": range_factor,
         "alpha": alpha,
         "repeats": repeats,
         "tie_tol": tie_tol,

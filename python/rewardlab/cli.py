@@ -164,22 +164,34 @@ def cmd_score(args) -> int:
 
 
 def cmd_bon(args) -> int:
+    import numpy as np
+
     from rewardlab.bon import bon_experiment, load_bon, score_candidates
     from rewardlab.models import RewardModel
 
-    model = RewardModel.load(args.model)
+    if (args.model is None) == (args.simulate_noise is None):
+        raise InvalidInputError("model: give either --model DIR or --simulate-noise SIGMA (not both)")
     bon = load_bon(args.data, limit=args.limit)
     _say(args, bon.report.summary())
-    scores = score_candidates(model, bon, args.cache_dir, _progress(args))
+    if args.simulate_noise is not None:
+        if not args.simulate_noise >= 0:
+            raise InvalidInputError(f"simulate_noise: must be >= 0, got {args.simulate_noise}")
+        # a simulated reward model with known signal: the gold preference plus Gaussian noise
+        rng = np.random.default_rng(args.seed + 1)
+        scores = bon.gold / bon.gold.std() + args.simulate_noise * rng.standard_normal(bon.gold.shape)
+    else:
+        scores = score_candidates(RewardModel.load(args.model), bon, args.cache_dir, _progress(args))
     result = bon_experiment(
         scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or [4, 11],
-        b_over_beta=args.b_over_beta, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
+        B=args.B, b_over_beta=args.b_over_beta, exponent_cap=None if args.no_caps else 2.0,
+        range_factor=None if args.no_caps else 2.0, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
     )
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"soft best-of-N, '{args.shaping}' shaping vs raw reward, {bon.gold.shape[0]} prompts, "
-          f"B/beta={args.b_over_beta}, alpha={args.alpha}, {args.repeats} candidate draws per prompt")
+          f"{'B/beta=%g' % args.b_over_beta if args.b_over_beta else 'B=%g' % args.B}"
+          f"{'' if args.no_caps else ' (clipped to 2x range, B/beta capped at 2 in F)'}, alpha={args.alpha}, {args.repeats} candidate draws per prompt")
     print(f"{'N':>3}{'beta':>7}{'win':>6}{'tie':>6}{'loss':>6}{'win-tie':>9}{'95% CI':>17}"
           f"{'gold raw':>10}{'shaped':>9}{'diff 95% CI':>22}{'hard BoN':>10}{'random':>8}{'oracle':>8}")
     for r in result["rows"]:
@@ -190,11 +202,37 @@ def cmd_bon(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    from rewardlab.bon import load_bon
+    from rewardlab.diagnostics import diagnose_bon
+    from rewardlab.models import RewardModel
+
+    names = [Path(m).resolve().name or str(m) for m in args.model]
+    if len(set(names)) != len(names):  # two folders with the same last name: use the paths as given
+        names = list(args.model)
+    models = {n: RewardModel.load(m) for n, m in zip(names, args.model)}
+    bon = load_bon(args.data, limit=args.limit)
+    _say(args, bon.report.summary())
+    result = diagnose_bon(models, bon, members=not args.no_members, cache_dir=args.cache_dir, progress=_progress(args))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"teacher report: {result['prompts']} prompts, {result['policy_samples']} policy samples "
+          f"(variance), {result['gold_pairs']} gold-labelled pairs (accuracy)")
+    print(f"{'reward model':<28}{'accuracy':>9}{'95% CI':>17}{'rank':>5}{'variance':>10}{'95% CI':>17}{'rank':>5}")
+    for r in result["rows"]:
+        print(f"{r['name']:<28}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['accuracy_ci95']):>17}{r['accuracy_rank']:>5}"
+              f"{r['variance']:>10.3f}{'[%.3f, %.3f]' % tuple(r['variance_ci95']):>17}{r['variance_rank']:>5}")
+    print("variance: mean over prompts of the per-prompt variance of rewards standardised over all "
+          "policy samples (Razin et al. 2025); higher = faster policy-gradient teacher")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
 
     run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
-             progress=_progress(args), as_json=args.json)
+             progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts)
     return 0
 
 
@@ -249,12 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     from rewardlab.shaping import SHAPINGS
 
     p = sub.add_parser("bon", help="soft best-of-N with shaped vs raw rewards on gold-labelled candidates (win-tie rates)")
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", metavar="DIR", help="the reward model r_U")
+    p.add_argument("--simulate-noise", type=float, default=None, metavar="SIGMA",
+                   help="instead of a model: r_U = gold/std(gold) + SIGMA * N(0, 1), a reward of known quality")
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
     p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
     p.add_argument("--n", type=int, action="append", help="candidates per prompt; repeat for several (default 4, 11)")
-    p.add_argument("--b-over-beta", type=float, default=2.0, help="reward bound B as a multiple of beta (default 2)")
+    p.add_argument("--B", type=float, default=15.0, help="reward bound B (default 15, the paper's CD setting)")
+    p.add_argument("--b-over-beta", type=float, default=None, help="instead of --B: B as a multiple of beta")
+    p.add_argument("--no-caps", action="store_true",
+                   help="no clip of B to 2x the prompt's reward range and no cap of B/beta at 2 inside F (the CD code has both)")
     p.add_argument("--alpha", type=float, default=1.0, help="sharpness of the smooth threshold (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="random candidate subsets per prompt (default 5)")
     p.add_argument("--limit", type=int, default=None, help="use only the first L prompts")
@@ -263,10 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_bon)
 
+    p = sub.add_parser("diagnose", help="teacher report: on-policy accuracy and reward variance of reward models on best-of-N samples")
+    p.add_argument("--model", action="append", required=True, metavar="DIR", help="model folder; repeat to compare several")
+    p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
+    p.add_argument("--no-members", action="store_true", help="only the aggregation rules, not every ensemble member")
+    p.add_argument("--limit", type=int, default=None, help="use only the first L prompts")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_diagnose)
+
     p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
     p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")
     p.add_argument("--embedder", default="minilm", metavar="SPEC")
     p.add_argument("--members", type=int, default=5)
+    p.add_argument("--bon-prompts", type=int, default=200, metavar="P",
+                   help="reward-bench-bon prompts for the best-of-N and teacher sections (default 200; 0 skips them)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_demo)

@@ -3,7 +3,10 @@
 Trains a K-member embedding ensemble on the HH-RLHF harmless and OASST pairs (train split by
 prompt, early stopping on dev), evaluates it on the held-out test prompts per member and per
 aggregation rule, beside the same ensemble on a lexical hashing baseline, checks whether ensemble
-disagreement and margin predict correctness, and writes ``report.html`` + ``report.json``.
+disagreement and margin predict correctness; then, on the first ``bon_prompts`` prompts of
+reward-bench-bon, compares Stackelberg-shaped with raw soft best-of-N and ranks the models as
+teachers (accuracy and reward variance), and runs the tabular optimisation experiment. Writes
+``report.html`` + ``report.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ def find_data_dir() -> Path:
     raise invalid("data", f"bundled data not found (looked in {', '.join(map(str, candidates))}); set REWARDLAB_DATA")
 
 
-def run_demo(out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False) -> dict:
+def run_demo(
+    out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False, bon_prompts: int = 200
+) -> dict:
     from rewardlab.data import load_many, split_by_prompt
     from rewardlab.ensemble import aggregate
     from rewardlab.evaluate import ensemble_accuracy, pairwise_accuracy
@@ -87,6 +92,13 @@ def run_demo(out: Path, embedder: str = "minilm", members: int = 5, cache_dir=No
         if sel.any():
             per_source[tag] = pairwise_accuracy(mean_c.value[sel], mean_r.value[sel]).to_dict()
 
+    alignment = None
+    if bon_prompts > 0:
+        from rewardlab.demo_alignment import run_alignment
+
+        t = time.perf_counter()
+        alignment = run_alignment(models, data_dir, bon_prompts, cache_dir, progress, say)
+        timers[embedder]["alignment"] = time.perf_counter() - t
     total = time.perf_counter() - started
     summary = {
         "data": [r.to_dict() for r in reports],
@@ -99,12 +111,18 @@ def run_demo(out: Path, embedder: str = "minilm", members: int = 5, cache_dir=No
         "accuracy_by_quartile": buckets,
         "seconds": {k: {s: round(v, 2) for s, v in t.items()} for k, t in timers.items()} | {"total": round(total, 2)},
     }
+    if alignment is not None:
+        summary["alignment"] = alignment
     report = _report(summary, margin, disagreement, correct)
     html_path, json_path = report.write(out)
     if as_json:
         print(json.dumps(summary))
     else:
         _print_table(summary)
+        if alignment is not None:
+            from rewardlab.demo_alignment import print_alignment
+
+            print_alignment(alignment)
         print(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
     return summary
 
@@ -178,6 +196,11 @@ def _report(s: dict, margin, disagreement, correct):
         a.axhline(0.5, color="k", lw=0.8, ls=":")
         a.set_ylim(0, 1)
     rep.figure(fig, "Held-out accuracy per quartile of the ensemble's |margin| and of its disagreement. Where a signal is a usable confidence, accuracy rises (margin) or falls (disagreement) from left to right; the fast/slow gate builds on these.")
+
+    if "alignment" in s:
+        from rewardlab.demo_alignment import add_alignment_sections
+
+        add_alignment_sections(rep, s["alignment"])
 
     rep.heading("Time")
     rep.table(["embedder", "stage", "seconds"], [[k, st, v] for k, t in s["seconds"].items() if isinstance(t, dict) for st, v in t.items()])

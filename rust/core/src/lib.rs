@@ -4,6 +4,7 @@
 //! masks are read in place through [`mask::MaskElem`]; every kernel is generic over `f32`/`f64`
 //! and returns a [`error::CoreError`] naming the bad argument instead of panicking.
 
+pub mod diagnostics;
 pub mod ensemble;
 pub mod error;
 pub mod groups;

@@ -3,7 +3,9 @@
 mod arrays;
 mod credit;
 mod ensemble;
+mod diagnostics;
 mod errors;
+mod groups;
 mod shaping;
 
 use pyo3::prelude::*;
@@ -39,5 +41,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     credit::register(m)?;
     ensemble::register(m)?;
     shaping::register(m)?;
+    diagnostics::register(m)?;
     Ok(())
 }

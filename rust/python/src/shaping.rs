@@ -1,30 +1,10 @@
 //! Binding of the shaping / inference-time alignment kernels (float64, padded [P, N] or flat + offsets).
 
-use crate::errors::{detach, invalid, to_py};
+use crate::errors::detach;
+use crate::groups::{contiguous, group_layout, same_shape};
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use rewardlab_core::shaping::{self, ThresholdSpec, Thresholds};
-use rewardlab_core::Layout;
-
-fn group_layout<'a>(shape: &[usize], offsets: Option<&'a [i64]>, len: usize) -> PyResult<Layout<'a>> {
-    match (offsets, shape) {
-        (Some(off), [_]) => Layout::ragged(off, len).map_err(to_py),
-        (Some(_), _) => Err(invalid("rewards", format!("must be 1-D when offsets are given, got shape {shape:?}"))),
-        (None, [p, n]) => Ok(Layout::Padded { rows: *p, cols: *n }),
-        (None, _) => Err(invalid("rewards", format!("must be 2-D [prompts, candidates] (or 1-D with offsets), got shape {shape:?}"))),
-    }
-}
-
-fn contiguous<'a>(arg: &str, a: &'a PyReadonlyArrayDyn<'_, f64>) -> PyResult<&'a [f64]> {
-    a.as_slice().map_err(|_| invalid(arg, "must be C-contiguous float64"))
-}
-
-fn same_shape(arg: &str, a: &PyReadonlyArrayDyn<'_, f64>, shape: &[usize]) -> PyResult<()> {
-    if a.shape() != shape {
-        return Err(invalid(arg, format!("shape {:?} does not match rewards {shape:?}", a.shape())));
-    }
-    Ok(())
-}
 
 /// `(m*, B used)` per group.
 #[pyfunction]
