@@ -20,6 +20,7 @@ run_trl = trl_grpo_block()
     st.sampled_from(["sum_then_normalize", "normalize_then_sum"]),
     st.floats(0.0, 0.4),
 )
+@example(seed=0, prompts=1, g=2, k=1, scale="batch", aggregation="sum_then_normalize", nan_rate=0.25)  # one scorable reward
 @example(seed=4294967294, prompts=1, g=3, k=1, scale="group", aggregation="sum_then_normalize", nan_rate=0.0)  # float32 mean rounds
 def test_grpo_advantages(seed, prompts, g, k, scale, aggregation, nan_rate):
     rng = np.random.default_rng(seed)

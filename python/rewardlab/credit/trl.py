@@ -73,7 +73,8 @@ def grpo_advantages(
             adv, _ = _group(rewards, codes, n_groups, scale=False)
             std = _batch_std(rewards)
             adv = adv / (std + _EPS) if np.isfinite(std) else np.zeros_like(adv)
-            std_items = np.full(n, std if np.isfinite(std) else 0.0) if n > 1 else np.zeros(n)
+            # TRL flags by isclose(nanstd, 0): NaN (fewer than two scorable rewards) is not "zero std"
+            std_items = np.full(n, std) if n > 1 else np.zeros(n)
         else:
             adv, std_items = _group(rewards, codes, n_groups, scale=scale_rewards == "group")
             if g == 1:
