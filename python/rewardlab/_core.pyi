@@ -118,3 +118,44 @@ def group_moments(
 def pairwise_agreement(
     rewards: npt.NDArray[Any], gold: npt.NDArray[Any], offsets: Optional[npt.NDArray[Any]] = None
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.uint64]]: ...
+
+# RREDCoT redistribution: int64 token ids / ends / offsets, float32/float64 values (output in that dtype)
+def segment(
+    tokens: Optional[npt.NDArray[np.int64]] = None,
+    entropy: Optional[npt.NDArray[Any]] = None,
+    lengths: Optional[npt.NDArray[np.int64]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    delimiters: npt.NDArray[np.int64],
+    threshold: Optional[float] = None,
+    min_len: int = 1,
+    max_len: int = 0,
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def segments_from_boundaries(
+    ends: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], row_lengths: npt.NDArray[np.int64]
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def sequence_logprob(
+    token_logp: npt.NDArray[Any], lengths: Optional[npt.NDArray[np.int64]] = None, offsets: Optional[npt.NDArray[np.int64]] = None
+) -> npt.NDArray[Any]: ...
+def log_value_is(log_pi: npt.NDArray[Any], log_q: npt.NDArray[Any], utility: npt.NDArray[Any]) -> npt.NDArray[Any]: ...
+def value_is(log_pi: npt.NDArray[Any], log_q: npt.NDArray[Any], utility: npt.NDArray[Any]) -> npt.NDArray[Any]: ...
+def redistribute(values: npt.NDArray[Any], seg_offsets: npt.NDArray[np.int64], outcome: npt.NDArray[Any]) -> npt.NDArray[Any]: ...
+def spread_to_tokens(
+    segment_rewards: npt.NDArray[Any],
+    seg_ends: npt.NDArray[np.int64],
+    seg_offsets: npt.NDArray[np.int64],
+    shape: Optional[Tuple[int, int]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    mode: str,
+) -> npt.NDArray[Any]: ...
+def rredcot_token_rewards(
+    values: npt.NDArray[Any],
+    outcome: npt.NDArray[Any],
+    seg_ends: npt.NDArray[np.int64],
+    seg_offsets: npt.NDArray[np.int64],
+    shape: Optional[Tuple[int, int]] = None,
+    offsets: Optional[npt.NDArray[np.int64]] = None,
+    *,
+    mode: str,
+) -> npt.NDArray[Any]: ...

