@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rewardlab.data import DataError, LoadReport
+from rewardlab.data import DataError, LoadReport, read_lines
 from rewardlab.evaluate import wilson_interval
 
 
@@ -40,32 +40,27 @@ def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool 
     path = Path(path)
     report = LoadReport(path=str(path), format="big-bench-mistake")
     traces = []
-    try:
-        fh = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"data: no such file: {path}") from None
-    with fh:
-        for line, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            report.rows += 1
-            try:
-                row = json.loads(raw)
-                steps = row["steps"]
-                mi = row["mistake_index"]
-                t = Trace(str(row["input"]), [str(s) for s in steps], str(row["answer"]), str(row["target"]),
-                          None if mi is None else int(mi))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                report.skip(line, "malformed trace")
-                continue
-            if not t.steps or (t.mistake_index is not None and not 0 <= t.mistake_index < len(t.steps)):
-                report.skip(line, "no steps or mistake_index out of range")
-                continue
-            if only_mistakes and t.mistake_index is None:
-                continue
-            traces.append(t)
-            if limit is not None and len(traces) >= limit:
-                break
+    for line, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        report.rows += 1
+        try:
+            row = json.loads(raw)
+            steps = row["steps"]
+            mi = row["mistake_index"]
+            t = Trace(str(row["input"]), [str(s) for s in steps], str(row["answer"]), str(row["target"]),
+                      None if mi is None else int(mi))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            report.skip(line, "malformed trace")
+            continue
+        if not t.steps or (t.mistake_index is not None and not 0 <= t.mistake_index < len(t.steps)):
+            report.skip(line, "no steps or mistake_index out of range")
+            continue
+        if only_mistakes and t.mistake_index is None:
+            continue
+        traces.append(t)
+        if limit is not None and len(traces) >= limit:
+            break
     report.pairs = len(traces)
     if not traces:
         raise DataError(f"data: {path} holds no usable traces ({report.summary()})")

@@ -5,7 +5,7 @@ by reason, with the first line numbers; under ``strict=True`` the first malforme
 :class:`DataError` instead. Nothing is dropped silently.
 """
 
-from rewardlab.data.formats import FORMATS, DataError, LoadReport, load_pairs, load_many
+from rewardlab.data.formats import FORMATS, DataError, LoadReport, load_many, load_pairs, read_lines
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text
 from rewardlab.data.splits import Split, split_by_prompt
 
@@ -19,5 +19,6 @@ __all__ = [
     "dialogue_text",
     "load_many",
     "load_pairs",
+    "read_lines",
     "split_by_prompt",
 ]

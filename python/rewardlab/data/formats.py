@@ -81,7 +81,8 @@ class _Malformed(Exception):
         self.reason = reason
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text file, plain or ``.gz``; unreadable files raise ``DataError``."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as fh:
@@ -192,7 +193,7 @@ def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> 
     report = LoadReport(path=str(path), format=format)
     pairs: list[PreferencePair] = []
     fmt = None if format == "auto" else format
-    for line, raw in _read_lines(path):
+    for line, raw in read_lines(path):
         if not raw.strip():
             continue
         report.rows += 1
