@@ -18,7 +18,6 @@ oracle golds.
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from rewardlab.alignment import best_of_n, tilted_expectation
-from rewardlab.data import DataError, LoadReport, dialogue_text
+from rewardlab.data import DataError, LoadReport, dialogue_text, read_lines
 from rewardlab.errors import invalid
 from rewardlab.evaluate import wilson_interval
 from rewardlab.shaping import SHAPINGS, shape_rewards
@@ -42,48 +41,50 @@ class BonSet:
     gold: np.ndarray  # [P, N]
     report: LoadReport
     samples: list[list[str]] = field(default_factory=list)  # [P][*]: every sample, labelled or not
+    labelled_at: list[list[int]] = field(default_factory=list)  # [P][N]: where each candidate is in samples
 
     def sample_offsets(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum([len(s) for s in self.samples])]).astype(np.int64)
+
+    def candidate_columns(self) -> np.ndarray:
+        """Flat positions ``[P, N]`` of the labelled candidates among all samples."""
+        return self.sample_offsets()[:-1, None] + np.asarray(self.labelled_at, dtype=np.int64)
 
 
 def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
     """Prompts, their gold-labelled candidates and gold preferences; malformed rows are reported."""
     path = Path(path)
     report = LoadReport(path=str(path), format="reward-bench-bon")
-    prompts, cands, golds, samples = [], [], [], []
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        fh = opener(path, "rt", encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"data: no such file: {path}") from None
-    with fh:
-        for line, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            report.rows += 1
-            try:
-                row = json.loads(raw)
-                instruction, outputs, gold = row["instruction"], row["outputs"], row["gold_preference_vs_reference"]
-                labelled = [(o, float(g)) for o, g in zip(outputs, gold) if g is not None]
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                report.skip(line, "malformed best-of-N row")
-                continue
-            labelled = [(o, g) for o, g in labelled if isinstance(o, str) and o.strip() and np.isfinite(g)]
-            if len(labelled) < GOLD_CANDIDATES:
-                report.skip(line, f"fewer than {GOLD_CANDIDATES} labelled candidates")
-                continue
-            labelled = labelled[:GOLD_CANDIDATES]
-            prompts.append(instruction)
-            cands.append([o for o, _ in labelled])
-            samples.append([o for o in outputs if isinstance(o, str) and o.strip()])
-            golds.append([g for _, g in labelled])
-            if limit is not None and len(prompts) >= limit:
-                break
+    prompts, cands, golds, samples, labelled_at = [], [], [], [], []
+    for line, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        report.rows += 1
+        try:
+            row = json.loads(raw)
+            instruction, outputs, gold = row["instruction"], row["outputs"], row["gold_preference_vs_reference"]
+            labelled = [(i, o, float(g)) for i, (o, g) in enumerate(zip(outputs, gold)) if g is not None]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            report.skip(line, "malformed best-of-N row")
+            continue
+        usable = [i for i, o in enumerate(outputs) if isinstance(o, str) and o.strip()]
+        position = {i: k for k, i in enumerate(usable)}  # output index -> index among the samples
+        labelled = [(i, o, g) for i, o, g in labelled if i in position and np.isfinite(g)]
+        if len(labelled) < GOLD_CANDIDATES:
+            report.skip(line, f"fewer than {GOLD_CANDIDATES} labelled candidates")
+            continue
+        labelled = labelled[:GOLD_CANDIDATES]
+        prompts.append(instruction)
+        cands.append([o for _, o, _ in labelled])
+        samples.append([outputs[i] for i in usable])
+        golds.append([g for _, _, g in labelled])
+        labelled_at.append([position[i] for i, _, _ in labelled])
+        if limit is not None and len(prompts) >= limit:
+            break
     report.pairs = len(prompts)
     if not prompts:
         raise DataError(f"data: {path} holds no usable best-of-N prompts ({report.summary()})")
-    return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report, samples)
+    return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report, samples, labelled_at)
 
 
 def score_candidates(model, bon: BonSet, cache_dir=None, progress=None) -> np.ndarray:

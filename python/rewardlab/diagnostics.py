@@ -86,13 +86,16 @@ def teacher_report(rewards_by_model: Mapping[str, Any], gold: Any, offsets: Any 
     The variance interval is the normal one of a mean over prompts."""
     if not rewards_by_model:
         raise invalid("rewards_by_model", "give at least one reward model")
-    rows = []
-    for name, r in rewards_by_model.items():
-        acc, acc_ci, _ = on_policy_accuracy(r, gold, offsets)
-        var = reward_variance(r, offsets)
-        var = var[np.isfinite(var)]
-        rows.append(TeacherRow(name, acc, acc_ci, float(var.mean()), _mean_ci(var)))
-    return _ranked(rows)
+    return _ranked([_teacher_row(name, r, gold, offsets, r, offsets) for name, r in rewards_by_model.items()])
+
+
+def _teacher_row(name: str, labelled: Any, gold: Any, labelled_offsets: Any, samples: Any, sample_offsets: Any) -> TeacherRow:
+    """Accuracy on the gold-labelled rewards, variance over the policy's samples (the same array
+    when every sample is labelled)."""
+    acc, acc_ci, _ = on_policy_accuracy(labelled, gold, labelled_offsets)
+    var = reward_variance(samples, sample_offsets)
+    var = var[np.isfinite(var)]
+    return TeacherRow(name, acc, acc_ci, float(var.mean()), _mean_ci(var))
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float]:
@@ -132,20 +135,14 @@ def diagnose_bon(models: Mapping[str, Any], bon: Any, *, members: bool = True, c
     if not models:
         raise invalid("models", "give at least one reward model")
     offsets = bon.sample_offsets()
-    variance_rewards, accuracy_rewards = {}, {}
+    columns = bon.candidate_columns()  # the labelled candidates are some of the samples: score once
+    rewards = {}
     for name, model in models.items():
-        variance_rewards.update(rule_rewards(score_members(model, bon.prompts, bon.samples, cache_dir, progress), name, members))
-        labelled = score_members(model, bon.prompts, bon.candidates, cache_dir, progress)
-        accuracy_rewards.update({k: v.reshape(bon.gold.shape) for k, v in rule_rewards(labelled, name, members).items()})
-    rows = []
-    for name in variance_rewards:
-        acc, acc_ci, pairs = on_policy_accuracy(accuracy_rewards[name], bon.gold)
-        var = reward_variance(variance_rewards[name], offsets)
-        var = var[np.isfinite(var)]
-        rows.append(TeacherRow(name, acc, acc_ci, float(var.mean()), _mean_ci(var)))
+        rewards.update(rule_rewards(score_members(model, bon.prompts, bon.samples, cache_dir, progress), name, members))
+    rows = [_teacher_row(name, r[columns], bon.gold, None, r, offsets) for name, r in rewards.items()]
     return {
         "prompts": len(bon.prompts),
         "policy_samples": int(offsets[-1]),
-        "gold_pairs": pairs,
+        "gold_pairs": int((bon.gold[:, :, None] != bon.gold[:, None, :]).sum()) // 2,  # pairs with different gold
         "rows": [r.to_dict() for r in _ranked(rows)],
     }
