@@ -15,9 +15,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 import types
 import uuid
 
@@ -26,22 +24,12 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-from rewardlab import _core  # noqa: E402
 from rewardlab.credit import openrlhf as rl_openrlhf  # noqa: E402
 from rewardlab.credit import trl as rl_trl  # noqa: E402
 from rewardlab.credit import verl as rl_verl  # noqa: E402
+from timing import median_ms, require_release  # noqa: E402
 
 GROUP = 8
-
-
-def median_ms(fn, reps):
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def make_batch(b, t, seed=0):
@@ -108,8 +96,7 @@ def main():
     ap.add_argument("--sizes", default="1024x1024,256x8192")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
-    if _core.build_profile() != "release":
-        sys.exit("refusing to benchmark a debug build: rebuild with `maturin develop --release`")
+    require_release()
     torch.set_num_threads(os.cpu_count() or 1)
     import reference_stacks as refs
 

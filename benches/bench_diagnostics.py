@@ -15,24 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from rewardlab import _core
 from rewardlab.diagnostics import on_policy_accuracy, reward_variance
-
-
-def median_ms(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+from timing import median_ms, require_release
 
 
 def numpy_padded(r):
@@ -65,9 +53,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    if _core.build_profile() != "release":
-        print("refusing to benchmark a debug build: run `maturin develop --release`", file=sys.stderr)
-        return 2
+    require_release()
     rng = np.random.default_rng(0)
     r = rng.normal(size=(args.prompts, args.samples))
     sizes = rng.integers(8, 25, size=args.prompts)

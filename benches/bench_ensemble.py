@@ -18,27 +18,15 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
-from rewardlab import _core
 from rewardlab.ensemble import METHODS, aggregate
+from timing import median_ms, require_release
 
 LAM, Q = 1.0, 0.9
-
-
-def median_ms(fn, reps):
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def alternatives(x: np.ndarray, t: torch.Tensor) -> dict:
@@ -82,8 +70,7 @@ def main():
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
-    if _core.build_profile() != "release":
-        sys.exit("refusing to benchmark a debug build: rebuild with `maturin develop --release`")
+    require_release()
     torch.set_num_threads(os.cpu_count() or 1)
 
     machine = (f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, numpy {np.__version__}, "

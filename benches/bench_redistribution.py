@@ -19,27 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
 from rewardlab import _core
 from rewardlab import redistribution as rd
+from timing import median_ms, require_release
 
 DELIMITERS = np.array([13, 198, 271, 382, 1339, 4416, 14190, 22464], dtype=np.int64)
 VOCAB = 32000
-
-
-def median_ms(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def inputs(b, t, seed=0):
@@ -134,9 +123,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    if _core.build_profile() != "release":
-        print("refusing to benchmark a debug build: run `maturin develop --release`", file=sys.stderr)
-        return 2
+    require_release()
     b, t, max_len = args.rows, args.tokens, args.max_len
     tok, lengths = inputs(b, t)
 
