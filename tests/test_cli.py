@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 
 from rewardlab.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# the bundled data, found where the demo finds it: $REWARDLAB_DATA, else ../shared/data
+SHARED = Path(os.environ.get("REWARDLAB_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 HH = SHARED / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
 
 pytestmark = pytest.mark.skipif(not HH.exists(), reason="bundled data not present")

@@ -2,13 +2,15 @@
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from rewardlab.data import DataError, PreferencePair, dialogue_text, load_many, load_pairs, split_by_prompt
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# the bundled data, found where the demo finds it: $REWARDLAB_DATA, else ../shared/data
+SHARED = Path(os.environ.get("REWARDLAB_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def write_lines(path: Path, lines):
