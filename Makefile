@@ -27,6 +27,8 @@ bench: build
 	$(PY) benches/bench_ensemble.py
 	$(PY) benches/bench_shaping.py
 	$(PY) benches/bench_diagnostics.py
+	$(PY) benches/bench_redistribution.py
+	$(PY) benches/bench_gate.py
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build

@@ -1,6 +1,6 @@
 """Type stubs of the native module. Users import ``rewardlab``, never ``_core``."""
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -159,3 +159,28 @@ def rredcot_token_rewards(
     *,
     mode: str,
 ) -> npt.NDArray[Any]: ...
+
+# fast-slow gate: logits float32/float64 [rows, vocab]; confidences and token counts float64 [n]
+def first_token_features(
+    logits: npt.NDArray[Any], verdict_ids: Sequence[int]
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def gate_route(
+    c1: npt.NDArray[np.float64], c2: Optional[npt.NDArray[np.float64]] = None, *, tau1: float, tau2: float
+) -> npt.NDArray[np.bool_]: ...
+def gate_calibrate(
+    c1: npt.NDArray[np.float64],
+    c2: Optional[npt.NDArray[np.float64]] = None,
+    *,
+    slow_count: Optional[int] = None,
+    fast_tokens: Optional[npt.NDArray[np.float64]] = None,
+    slow_tokens: Optional[npt.NDArray[np.float64]] = None,
+    token_budget: Optional[float] = None,
+) -> Tuple[float, float, int, float]: ...
+def gate_sweep(
+    c1: npt.NDArray[np.float64],
+    c2: npt.NDArray[np.float64],
+    gain: npt.NDArray[np.float64],
+    slow_tokens: npt.NDArray[np.float64],
+    tau1: npt.NDArray[np.float64],
+    tau2: npt.NDArray[np.float64],
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

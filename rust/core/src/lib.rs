@@ -6,6 +6,7 @@
 
 pub mod diagnostics;
 pub mod ensemble;
+pub mod gate;
 pub mod error;
 pub mod groups;
 pub mod kl;

@@ -5,6 +5,7 @@ mod credit;
 mod ensemble;
 mod diagnostics;
 mod errors;
+mod gate;
 mod groups;
 mod redistribution;
 mod shaping;
@@ -44,5 +45,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     shaping::register(m)?;
     diagnostics::register(m)?;
     redistribution::register(m)?;
+    gate::register(m)?;
     Ok(())
 }
