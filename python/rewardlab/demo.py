@@ -5,7 +5,8 @@ prompt, early stopping on dev), evaluates it on the held-out test prompts per me
 aggregation rule, beside the same ensemble on a lexical hashing baseline, checks whether ensemble
 disagreement and margin predict correctness; then, on the first ``bon_prompts`` prompts of
 reward-bench-bon, compares Stackelberg-shaped with raw soft best-of-N and ranks the models as
-teachers (accuracy and reward variance), and runs the tabular optimisation experiment. Writes
+teachers (accuracy and reward variance), runs the tabular optimisation experiment, and on the first
+``judge_pairs`` test pairs compares fast, slow and gated judges (SmolLM2 and the ensemble). Writes
 ``report.html`` + ``report.json``.
 """
 
@@ -39,7 +40,8 @@ def find_data_dir() -> Path:
 
 
 def run_demo(
-    out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False, bon_prompts: int = 200
+    out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False, bon_prompts: int = 200,
+    judge_pairs: int = 48,
 ) -> dict:
     from rewardlab.data import load_many, split_by_prompt
     from rewardlab.ensemble import aggregate
@@ -99,6 +101,13 @@ def run_demo(
         t = time.perf_counter()
         alignment = run_alignment(models, data_dir, bon_prompts, cache_dir, progress, say)
         timers[embedder]["alignment"] = time.perf_counter() - t
+    judging = None
+    if judge_pairs > 0:
+        from rewardlab.demo_judge import run_judge
+
+        t = time.perf_counter()
+        judging = run_judge(models[embedder], split.test, judge_pairs, progress, say)
+        timers[embedder]["judge"] = time.perf_counter() - t
     total = time.perf_counter() - started
     summary = {
         "data": [r.to_dict() for r in reports],
@@ -113,6 +122,8 @@ def run_demo(
     }
     if alignment is not None:
         summary["alignment"] = alignment
+    if judging is not None:
+        summary["judge"] = judging
     report = _report(summary, margin, disagreement, correct)
     html_path, json_path = report.write(out)
     if as_json:
@@ -123,6 +134,10 @@ def run_demo(
             from rewardlab.demo_alignment import print_alignment
 
             print_alignment(alignment)
+        if judging is not None:
+            from rewardlab.demo_judge import print_judge
+
+            print_judge(judging)
         print(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
     return summary
 
@@ -201,6 +216,10 @@ def _report(s: dict, margin, disagreement, correct):
         from rewardlab.demo_alignment import add_alignment_sections
 
         add_alignment_sections(rep, s["alignment"])
+    if "judge" in s:
+        from rewardlab.demo_judge import add_judge_section
+
+        add_judge_section(rep, s["judge"])
 
     rep.heading("Time")
     rep.table(["embedder", "stage", "seconds"], [[k, st, v] for k, t in s["seconds"].items() if isinstance(t, dict) for st, v in t.items()])

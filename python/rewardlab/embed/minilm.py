@@ -39,3 +39,8 @@ class MiniLMEmbedder:
             list(texts), batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(out, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens read per text, after the same left truncation as ``embed``."""
+        enc = self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        return [len(ids) for ids in enc["input_ids"]]
