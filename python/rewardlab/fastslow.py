@@ -156,6 +156,11 @@ def correctness(verdict: np.ndarray, label: np.ndarray) -> np.ndarray:
     return np.where(v == 0, 0.5, (v == label).astype(np.float64))
 
 
+def _rows(c2: np.ndarray | None, which: np.ndarray) -> np.ndarray | None:
+    """The selected items' second confidence (absent stays absent)."""
+    return None if c2 is None else c2[which]
+
+
 def _json_float(x: float) -> float | str:
     """Thresholds may be ±inf, which strict JSON cannot hold: those become "inf" / "-inf"."""
     return float(x) if np.isfinite(x) else ("inf" if x > 0 else "-inf")
@@ -230,13 +235,13 @@ def judge_experiment(
         name = f"gated: {fast_key} -> {slow_key}"
         over_budget = False
         try:
-            gate = Gate.calibrate(f.c1[dev], None if f.c2 is None else f.c2[dev], slow_rate=slow_rate,
+            gate = Gate.calibrate(f.c1[dev], _rows(f.c2, dev), slow_rate=slow_rate,
                                   token_budget=token_budget, fast_tokens=f.tokens[dev], slow_tokens=slow_cost[dev])
         except InvalidInputError as err:
             if not str(err).startswith("token_budget"):
                 raise
             gate, over_budget = Gate(-np.inf), True  # the fast path alone already spends more
-        routed = gate.route(f.c1[test], None if f.c2 is None else f.c2[test])
+        routed = gate.route(f.c1[test], _rows(f.c2, test))
         acc = np.where(routed, slow_correct[test], correct[fast_key][test])
         tok = f.tokens[test] + np.where(routed, slow_cost[test], 0.0)
         fell_back = int((routed & ~slow_ok[test]).sum()) if slow_key == "lm" else 0
@@ -244,8 +249,8 @@ def judge_experiment(
                              **({"over_budget": True} if over_budget else {})))
         curve = []
         for r in rates:
-            g = Gate.calibrate(f.c1[dev], None if f.c2 is None else f.c2[dev], slow_rate=float(r))
-            rt = g.route(f.c1[test], None if f.c2 is None else f.c2[test])
+            g = Gate.calibrate(f.c1[dev], _rows(f.c2, dev), slow_rate=float(r))
+            rt = g.route(f.c1[test], _rows(f.c2, test))
             curve.append({"target_slow_rate": float(r), "slow_rate": float(rt.mean()),
                           "tokens_per_item": float((f.tokens[test] + np.where(rt, slow_cost[test], 0.0)).mean()),
                           "accuracy": float(np.where(rt, slow_correct[test], correct[fast_key][test]).mean())})

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rewardlab.errors import invalid
+from rewardlab.lm import pad_batch
 
 MODES = ("pairwise", "pointwise")
 SYSTEM = "You are a careful judge of assistant replies."
@@ -272,12 +273,7 @@ class LMJudge:
         """Next-token logits ``[len(seqs), vocab]`` (float32) after each sequence, in one batch."""
         import torch
 
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        attn = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, : len(s)] = torch.tensor(s)
-            attn[r, : len(s)] = 1
+        ids, attn = pad_batch(seqs, self.pad_id)
         # Right padding keeps every real token at its true position; the head is applied at each
         # row's last real token only (a [B, T, vocab] logits tensor would not fit).
         with torch.inference_mode():
@@ -321,13 +317,8 @@ class LMJudge:
         with torch.inference_mode():
             for b in range(0, len(todo), c.batch_size):
                 batch = todo[b : b + c.batch_size]
-                seqs = [prompts[i] for i in batch]
-                width = max(map(len, seqs))
-                ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-                attn = torch.zeros((len(seqs), width), dtype=torch.long)
-                for r, s in enumerate(seqs):  # left padding for generation
-                    ids[r, width - len(s) :] = torch.tensor(s)
-                    attn[r, width - len(s) :] = 1
+                ids, attn = pad_batch([prompts[i] for i in batch], self.pad_id, left=True)
+                width = ids.shape[1]
                 out = self.model.generate(
                     input_ids=ids, attention_mask=attn, do_sample=False, max_new_tokens=c.max_new_tokens,
                     pad_token_id=self.pad_id, eos_token_id=eos, repetition_penalty=c.repetition_penalty,

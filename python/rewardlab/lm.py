@@ -77,3 +77,20 @@ def load_causal_lm(spec: str):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
+
+
+def pad_batch(seqs, pad_id: int, left: bool = False):
+    """``(input_ids, attention_mask)`` long tensors ``[len(seqs), longest]`` of token-id lists,
+    padded on the right (forward passes: real tokens keep their positions) or on the left
+    (generation: every row ends at the same column)."""
+    import torch
+
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        cols = slice(width - len(s), width) if left else slice(0, len(s))
+        ids[r, cols] = torch.tensor(s, dtype=torch.long)
+        attn[r, cols] = 1
+    return ids, attn
+

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rewardlab.errors import invalid
+from rewardlab.lm import pad_batch
 
 
 @dataclass
@@ -78,12 +79,7 @@ def completion_logprobs(lm: PrefixLM, prefixes: Sequence[str], completions: Sequ
                 p = pre_ids[k][-max(1, lm.max_length - len(c)) :]  # keep the prefix's end
                 seqs.append(p + c)
                 spans.append((len(p), len(p) + len(c)))
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            attn = torch.zeros((len(seqs), width), dtype=torch.long)
-            for i, s in enumerate(seqs):
-                ids[i, : len(s)] = torch.tensor(s)
-                attn[i, : len(s)] = 1
+            ids, attn = pad_batch(seqs, pad)
             logits = lm.model(input_ids=ids, attention_mask=attn).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
             for i, ((k, m), (lo, hi)) in enumerate(zip(batch, spans)):
