@@ -40,6 +40,44 @@ def test_batched_logprobs_equal_unpadded_single_passes(lm):
     assert lm.count.forward_tokens > 0
 
 
+def _reference_logprob(lm, prefix_ids, completion_ids):
+    import torch
+
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(torch.tensor([prefix_ids + completion_ids])).logits[0].double(), -1)
+    return sum(logp[len(prefix_ids) - 1 + j, completion_ids[j]].item() for j in range(len(completion_ids)))
+
+
+@needs_lm
+@pytest.mark.parametrize("max_length", [1024, 24])  # 24: the trace does not fit, separate passes
+def test_state_logprobs_equal_one_plain_pass_per_state(lm, max_length):
+    """The shared-trace pass (cache reused, later states masked, positions continued) equals one
+    unpadded forward pass over the state's tokens and the completion's, for completions of one
+    token and of several."""
+    from rewardlab.prefix_values import PrefixLM, state_logprobs
+
+    pieces = ["Q: What is 12*3?\nA: Let's think step by step.\n", "12*3 = 36.\n", "So it is 36.\n", "Done.\n"]
+    completions = [" The answer is 36.", "\n", " The answer is 35, clearly not 36."]
+    small = PrefixLM(lm.tokenizer, lm.model, batch_size=3, max_length=max_length)
+    got = state_logprobs(small, pieces, completions)
+    piece_ids = [lm.encode(p) for p in pieces]
+    assert len(lm.encode("\n")) == 1
+    for k in range(len(pieces)):
+        prefix = [t for ids in piece_ids[: k + 1] for t in ids]
+        for m, c in enumerate(completions):
+            ci = lm.encode(c)
+            p = prefix[-max(1, max_length - len(ci)) :]
+            assert got[k, m] == pytest.approx(_reference_logprob(lm, p, ci), abs=2e-3), (k, m)
+    trace = sum(len(ids) for ids in piece_ids)
+    if max_length == 1024:  # the trace once, then every completion token but the first per state
+        tail = sum(len(lm.encode(c)) - 1 for c in completions) * len(pieces)
+        assert small.count.forward_tokens == trace + tail
+    with pytest.raises(ValueError, match="^completions"):
+        state_logprobs(small, pieces, [""])
+    with pytest.raises(ValueError, match="^pieces"):
+        state_logprobs(small, [], ["x"])
+
+
 @needs_lm
 def test_monte_carlo_values_count_generated_tokens(lm):
     from rewardlab.prefix_values import monte_carlo_values
@@ -61,22 +99,26 @@ def test_localisation_blames_the_step_where_the_value_drops(monkeypatch):
         traces.append(Trace(f"q{i}", [f"step {j}" for j in range(k)], "1", "2", wrong))
         drops[f"q{i}"] = (k, wrong)
 
-    def fake_logprobs(lm, prefixes, completions):
-        q = prefixes[0].split("\n")[0][3:]
+    def fake_logprobs(lm, pieces, completions):
+        q = pieces[0].split("\n")[0][3:]
         k, wrong = drops[q]
+        assert completions == ["So the answer is 2.", "So the answer is 1."]  # target, then the trace's answer
         v = np.full(k, 0.6)
         v[wrong + 1 :] = 0.05  # s_{wrong+1} includes the wrong step: the value collapses
-        return np.log(v)[:, None]
+        own = np.full(k, 0.2)
+        return np.log(np.stack([v, own], axis=1))
 
-    monkeypatch.setattr("rewardlab.prefix_values.completion_logprobs", fake_logprobs)
+    monkeypatch.setattr("rewardlab.prefix_values.state_logprobs", fake_logprobs)
     out = localise(None, traces)
-    assert out["predicted"] == out["mistake_index"]
-    assert out["table"][0]["accuracy"] == 1.0
-    credit, off = np.array(out["credit"]), out["offsets"]
+    assert out["predicted"] == out["mistake_index"] == out["predicted_self_normalised"]
+    assert out["table"][0]["accuracy"] == out["table"][1]["accuracy"] == 1.0
+    off = out["offsets"]
+    credit, credit_sn = np.array(out["credit"]), np.array(out["credit_self_normalised"])
     for t, a, b in zip(traces, off[:-1], off[1:]):
         assert credit[a:b].sum() == pytest.approx(0.0 - 0.6)  # R = 0 (answer != target), V̂(s_0) = 0.6
+        assert credit_sn[a:b].sum() == pytest.approx(0.0 - 0.6 / (0.6 + 0.2))  # V̂(s_0) = π(c*) / (π(c*) + π(c_a))
     expected_random = np.mean([1 / len(t.steps) for t in traces])
-    assert out["table"][1]["accuracy"] == pytest.approx(expected_random)
+    assert out["table"][2]["accuracy"] == pytest.approx(expected_random)
 
 
 def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
