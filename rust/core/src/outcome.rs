@@ -6,7 +6,7 @@ use crate::groups::group_stats;
 use crate::layout::Layout;
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
-use crate::real::Real;
+use crate::real::{lane_sum, lane_sum_zip, Real};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Estimator {
@@ -139,15 +139,15 @@ pub fn row_scores<F: Real, M: MaskElem>(
         let span = layout.range(row);
         let r = &rewards[span.clone()];
         let (sum, valid) = match mask {
-            None => (r.iter().map(|x| x.f64()).sum::<f64>(), r.len()),
+            None => (lane_sum(r, |x| x.f64()), r.len()),
             Some(m) => {
                 let m = &m[span.clone()];
                 check_mask("response_mask", m, span.start)?;
                 let valid = m.iter().map(|x| x.on() as usize).sum::<usize>();
                 let sum = if masked {
-                    r.iter().zip(m).map(|(x, k)| if k.on() { x.f64() } else { 0.0 }).sum()
+                    lane_sum_zip(r, m, |x, k| if k.on() { x.f64() } else { 0.0 })
                 } else {
-                    r.iter().map(|x| x.f64()).sum()
+                    lane_sum(r, |x| x.f64())
                 };
                 (sum, valid)
             }

@@ -13,7 +13,7 @@
 use crate::error::{CoreError, Result};
 use crate::layout::Layout;
 use crate::parallel;
-use crate::real::Real;
+use crate::real::{lane_sum, Real};
 use crate::segment::{check_offsets, valid_lengths, Segments};
 
 /// Per-row sum of token log-probabilities over the valid prefix (`lengths`, or the whole row):
@@ -29,16 +29,7 @@ pub fn sequence_logprob<F: Real>(token_logp: &[F], layout: &Layout, lengths: Opt
     parallel::try_map(rows, layout.len(), |b| {
         let start = layout.range(b).start;
         let row = &token_logp[start..start + lens[b]];
-        // four partial sums: independent chains the CPU can overlap
-        let mut acc = [0.0f64; 4];
-        let mut chunks = row.chunks_exact(4);
-        for c in &mut chunks {
-            for j in 0..4 {
-                acc[j] += c[j].f64();
-            }
-        }
-        let tail: f64 = chunks.remainder().iter().map(|x| x.f64()).sum();
-        let sum = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+        let sum = lane_sum(row, |x| x.f64());
         // NaN and +inf (alone or against -inf) are the only ways the sum is NaN or +inf
         if sum.is_nan() || sum == f64::INFINITY {
             let i = row.iter().position(|x| x.is_nan() || *x == F::infinity()).unwrap_or(0);

@@ -7,7 +7,7 @@
 use crate::error::{CoreError, Result};
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
-use crate::real::Real;
+use crate::real::{lane_sum, lane_sum_zip, Real};
 
 /// Count, mean and sum of squared deviations of a set of values.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -21,33 +21,21 @@ impl Moments {
     /// Moments of `values[i]` where `mask[i]` is 1 (all values when `mask` is `None`).
     /// `flat_offset` only serves error messages.
     pub fn of<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, flat_offset: usize) -> Result<Self> {
-        let (mut n, mut sum) = (0usize, 0.0f64);
-        match mask {
-            None => {
-                n = values.len();
-                sum = values.iter().map(|v| v.f64()).sum();
-            }
+        let (n, sum) = match mask {
+            None => (values.len(), lane_sum(values, |v| v.f64())),
             Some(mask) => {
                 check_mask("mask", mask, flat_offset)?;
-                for (v, m) in values.iter().zip(mask) {
-                    let on = m.on();
-                    n += on as usize;
-                    sum += if on { v.f64() } else { 0.0 };
-                }
+                let n = mask.iter().map(|m| m.on() as usize).sum::<usize>();
+                (n, lane_sum_zip(values, mask, |v, m| if m.on() { v.f64() } else { 0.0 }))
             }
-        }
+        };
         if n == 0 {
             return Ok(Moments::default());
         }
         let mean = sum / n as f64;
         let m2 = match mask {
-            None => values.iter().map(|v| (v.f64() - mean).powi(2)).sum(),
-            Some(mask) => values
-                .iter()
-                .zip(mask)
-                .filter(|(_, m)| m.on())
-                .map(|(v, _)| (v.f64() - mean).powi(2))
-                .sum(),
+            None => lane_sum(values, |v| (v.f64() - mean).powi(2)),
+            Some(mask) => lane_sum_zip(values, mask, |v, m| if m.on() { (v.f64() - mean).powi(2) } else { 0.0 }),
         };
         Ok(Moments { n: n as f64, mean, m2 })
     }
