@@ -83,7 +83,7 @@ def test_errors_exit_2_with_the_argument_named(tmp_path, capsys):
 
 
 def test_demo_runs_and_writes_its_report(tmp_path, capsys):
-    args = ["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--bon-prompts", "25", "--judge-pairs", "6", "--quiet", "--json"]
+    args = ["demo", "--out", str(tmp_path / "demo"), "--embedder", "hash", "--members", "2", "--bon-prompts", "25", "--judge-pairs", "6", "--credit-problems", "2", "--quiet", "--json"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (tmp_path / "demo" / "report.html").read_text().count("<img") >= 6
@@ -91,6 +91,9 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
         judge = summary["judge"]
         assert judge["n_dev"] + judge["n_test"] == 6
         assert {r["judge"] for r in judge["table"]} >= {"slow only: lm chain of thought", "gated: ensemble -> lm"}
+        credit = summary["credit"]
+        assert credit["problems"] == 2 and len(credit["maps"]) == credit["solutions"]
+        assert "RREDCoT: where the outcome reward goes" in (tmp_path / "demo" / "report.html").read_text()
     alignment = summary["alignment"]
     assert alignment["bon"]["prompts"] == alignment["teacher"]["prompts"] == 25
     assert {r["name"] for r in alignment["teacher"]["rows"]} >= {"hash:mean", "hash:member1"}

@@ -119,6 +119,9 @@ def test_localisation_blames_the_step_where_the_value_drops(monkeypatch):
         assert credit_sn[a:b].sum() == pytest.approx(0.0 - 0.6 / (0.6 + 0.2))  # V̂(s_0) = π(c*) / (π(c*) + π(c_a))
     expected_random = np.mean([1 / len(t.steps) for t in traces])
     assert out["table"][2]["accuracy"] == pytest.approx(expected_random)
+    for i, t in enumerate(traces):  # a drop inside the reasoning is found without the outcome step too
+        if t.mistake_index < len(t.steps) - 1:
+            assert out["predicted_reasoning_only"][i] == out["predicted_reasoning_only_self_normalised"][i] == t.mistake_index
 
 
 def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
@@ -132,3 +135,12 @@ def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
                                json.dumps({**good, "mistake_index": None})]) + "\n")
     traces, report = load_traces(path)
     assert len(traces) == 1 and report.skipped == {"malformed trace": 1, "no steps or mistake_index out of range": 1}
+
+
+def test_most_negative_step_with_and_without_the_outcome_step():
+    from rewardlab.mistakes import most_negative
+
+    credit = np.array([0.1, -0.2, -0.5, 0.3, -0.1, -0.9, 0.0])  # traces [0.1, -0.2, -0.5] [0.3] [-0.1, -0.9, 0.0]
+    offsets = np.array([0, 3, 4, 7])
+    assert most_negative(credit, offsets).tolist() == [2, 0, 1]
+    assert most_negative(credit, offsets, reasoning_only=True).tolist() == [1, 0, 1]

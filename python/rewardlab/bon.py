@@ -18,7 +18,6 @@ oracle golds.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from rewardlab.alignment import best_of_n, tilted_expectation
-from rewardlab.data import DataError, LoadReport, dialogue_text, read_lines
+from rewardlab.data import LoadReport, dialogue_text, finish_report, json_rows
 from rewardlab.errors import invalid
 from rewardlab.evaluate import wilson_interval
 from rewardlab.shaping import SHAPINGS, shape_rewards
@@ -56,15 +55,11 @@ def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
     path = Path(path)
     report = LoadReport(path=str(path), format="reward-bench-bon")
     prompts, cands, golds, samples, labelled_at = [], [], [], [], []
-    for line, raw in read_lines(path):
-        if not raw.strip():
-            continue
-        report.rows += 1
+    for line, row in json_rows(path, report, "malformed best-of-N row"):
         try:
-            row = json.loads(raw)
             instruction, outputs, gold = row["instruction"], row["outputs"], row["gold_preference_vs_reference"]
             labelled = [(i, o, float(g)) for i, (o, g) in enumerate(zip(outputs, gold)) if g is not None]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             report.skip(line, "malformed best-of-N row")
             continue
         usable = [i for i, o in enumerate(outputs) if isinstance(o, str) and o.strip()]
@@ -81,9 +76,7 @@ def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
         labelled_at.append([position[i] for i, _, _ in labelled])
         if limit is not None and len(prompts) >= limit:
             break
-    report.pairs = len(prompts)
-    if not prompts:
-        raise DataError(f"data: {path} holds no usable best-of-N prompts ({report.summary()})")
+    finish_report(path, report, len(prompts), "best-of-N prompts")
     return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report, samples, labelled_at)
 
 

@@ -228,24 +228,70 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def _credit_data_kind(path: str) -> str:
+    """``"mistakes"`` (BIG-Bench Mistake traces) or ``"solutions"`` (GSM8K model solutions), from
+    the first row's keys."""
+    from rewardlab.data import read_lines
+
+    try:
+        for _, raw in read_lines(Path(path)):
+            if raw.strip():
+                row = json.loads(raw)
+                if isinstance(row, dict) and "steps" in row and "mistake_index" in row:
+                    return "mistakes"
+                if isinstance(row, dict) and "ground_truth" in row:
+                    return "solutions"
+                break
+    except (OSError, json.JSONDecodeError) as e:
+        raise InvalidInputError(f"data: cannot read {path}: {e}") from None
+    raise InvalidInputError(f"data: {path} is neither BIG-Bench Mistake traces (input, steps, mistake_index) "
+                            "nor GSM8K model solutions (question, ground_truth, per-model solutions)")
+
+
 def cmd_credit(args) -> int:
-    from rewardlab.mistakes import load_traces, localise
     from rewardlab.prefix_values import PrefixLM
 
-    traces, report = load_traces(args.data, limit=args.limit)
+    kind = _credit_data_kind(args.data)
+    if args.monte_carlo is not None and kind != "solutions":
+        raise InvalidInputError("monte_carlo: the Monte Carlo comparison runs on GSM8K model solutions")
+    if args.monte_carlo is not None and args.monte_carlo < 1:
+        raise InvalidInputError(f"monte_carlo: rollouts per state must be at least 1, got {args.monte_carlo}")
+    if kind == "solutions":
+        from rewardlab.credit_maps import load_problems
+
+        loaded, report = load_problems(args.data, limit=args.limit)
+    else:
+        from rewardlab.mistakes import load_traces
+
+        loaded, report = load_traces(args.data, limit=args.limit)
     _say(args, report.summary())
     lm = PrefixLM.load(args.model, batch_size=args.batch_size)
-    result = localise(lm, traces, progress=not args.quiet)
-    result["lm"] = {"model": args.model, "forward_tokens": lm.count.forward_tokens, "seconds": round(lm.count.seconds, 2)}
+    if kind == "solutions":
+        from rewardlab.credit_maps import credit_maps, monte_carlo_comparison
+
+        result = credit_maps(lm, loaded, progress=not args.quiet)
+        if args.monte_carlo is not None:
+            result["monte_carlo"] = monte_carlo_comparison(lm, loaded, rollouts=args.monte_carlo,
+                                                           max_new_tokens=args.max_new_tokens, progress=not args.quiet)
+    else:
+        from rewardlab.mistakes import localise
+
+        result = localise(lm, loaded, progress=not args.quiet)
+    result["lm"] = {"model": args.model, "forward_tokens": lm.count.forward_tokens,
+                    "generated_tokens": lm.count.generated_tokens, "seconds": round(lm.count.seconds, 2)}
     if args.json:
         print(json.dumps(result))
-        return 0
-    print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
-          f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
-    print(f"{'method':<42}{'accuracy':>9}{'95% CI':>18}")
-    for r in result["table"]:
-        print(f"{r['method']:<42}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
-    print(f"values from {args.model}: {lm.count.forward_tokens} forward tokens in {lm.count.seconds:.1f} s, no generation")
+    elif kind == "solutions":
+        from rewardlab.credit_maps import print_credit_maps
+
+        print_credit_maps(result)
+    else:
+        print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
+              f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
+        print(f"{'method':<48}{'accuracy':>9}{'95% CI':>18}")
+        for r in result["table"]:
+            print(f"{r['method']:<48}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
+        print(f"values from {args.model}: {lm.count.forward_tokens} forward tokens in {lm.count.seconds:.1f} s, no generation")
     return 0
 
 
@@ -298,7 +344,8 @@ def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
 
     run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
-             progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts, judge_pairs=args.judge_pairs)
+             progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts, judge_pairs=args.judge_pairs,
+             credit_problems=args.credit_problems)
     return 0
 
 
@@ -381,10 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_diagnose)
 
-    p = sub.add_parser("credit", help="RREDCoT segment credit on BIG-Bench Mistake traces: does it blame the labelled wrong step?")
-    p.add_argument("--data", required=True, metavar="FILE", help="big-bench-mistake jsonl (input, steps, answer, target, mistake_index)")
+    p = sub.add_parser("credit", help="RREDCoT segment credit: mistake localisation on BIG-Bench Mistake, credit maps of GSM8K solutions")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help="big-bench-mistake jsonl (input, steps, answer, target, mistake_index): does the credit blame the "
+                        "labelled wrong step? or gsm8k/example_model_solutions.jsonl: credit maps of correct and wrong solutions")
     p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM for the prefix values (default smollm2)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first L traces with a labelled mistake")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only the first L traces with a labelled mistake, or the first L problems with mixed outcomes")
+    p.add_argument("--monte-carlo", type=int, default=None, metavar="N",
+                   help="GSM8K only: also estimate every state's value from 2 x N sampled rollouts and compare cost and spread")
+    p.add_argument("--max-new-tokens", type=int, default=48, help="length of a Monte Carlo rollout (default 48)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -420,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reward-bench-bon prompts for the best-of-N and teacher sections (default 200; 0 skips them)")
     p.add_argument("--judge-pairs", type=int, default=48, metavar="N",
                    help="held-out test pairs for the fast-slow judge section (default 48; 0 skips it)")
+    p.add_argument("--credit-problems", type=int, default=8, metavar="N",
+                   help="GSM8K problems with mixed outcomes for the RREDCoT credit-map section (default 8; 0 skips it)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_demo)

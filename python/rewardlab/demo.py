@@ -6,8 +6,9 @@ aggregation rule, beside the same ensemble on a lexical hashing baseline, checks
 disagreement and margin predict correctness; then, on the first ``bon_prompts`` prompts of
 reward-bench-bon, compares Stackelberg-shaped with raw soft best-of-N and ranks the models as
 teachers (accuracy and reward variance), runs the tabular optimisation experiment, and on the first
-``judge_pairs`` test pairs compares fast, slow and gated judges (SmolLM2 and the ensemble). Writes
-``report.html`` + ``report.json``.
+``judge_pairs`` test pairs compares fast, slow and gated judges (SmolLM2 and the ensemble), and on
+the first ``credit_problems`` GSM8K problems with mixed outcomes draws RREDCoT's credit maps of
+correct and wrong solutions. Writes ``report.html`` + ``report.json``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def find_data_dir() -> Path:
 
 def run_demo(
     out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False, bon_prompts: int = 200,
-    judge_pairs: int = 48,
+    judge_pairs: int = 48, credit_problems: int = 8,
 ) -> dict:
     from rewardlab.data import load_many, split_by_prompt
     from rewardlab.ensemble import aggregate
@@ -108,6 +109,13 @@ def run_demo(
         t = time.perf_counter()
         judging = run_judge(models[embedder], split.test, judge_pairs, progress, say)
         timers[embedder]["judge"] = time.perf_counter() - t
+    credit = None
+    if credit_problems > 0:
+        from rewardlab.demo_credit import run_credit
+
+        t = time.perf_counter()
+        credit = run_credit(data_dir, credit_problems, progress, say)
+        timers[embedder]["credit"] = time.perf_counter() - t
     total = time.perf_counter() - started
     summary = {
         "data": [r.to_dict() for r in reports],
@@ -124,6 +132,8 @@ def run_demo(
         summary["alignment"] = alignment
     if judging is not None:
         summary["judge"] = judging
+    if credit is not None:
+        summary["credit"] = credit
     report = _report(summary, margin, disagreement, correct)
     html_path, json_path = report.write(out)
     if as_json:
@@ -138,6 +148,10 @@ def run_demo(
             from rewardlab.demo_judge import print_judge
 
             print_judge(judging)
+        if credit is not None:
+            from rewardlab.demo_credit import print_credit
+
+            print_credit(credit)
         print(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
     return summary
 
@@ -220,6 +234,10 @@ def _report(s: dict, margin, disagreement, correct):
         from rewardlab.demo_judge import add_judge_section
 
         add_judge_section(rep, s["judge"])
+    if "credit" in s:
+        from rewardlab.demo_credit import add_credit_section
+
+        add_credit_section(rep, s["credit"])
 
     rep.heading("Time")
     rep.table(["embedder", "stage", "seconds"], [[k, st, v] for k, t in s["seconds"].items() if isinstance(t, dict) for st, v in t.items()])

@@ -2,29 +2,43 @@
 
 Each trace is a question, its chain of thought split into ``steps`` (the segments), the model's
 ``answer``, the ``target`` and the human-labelled first wrong step ``mistake_index``. The states
-are ``s_0`` = the question and ``s_k`` = the question plus the first ``k`` steps. The value of a
-state is estimated without generation, as RREDCoT does, from the policy's own probability of a
-correct completion: ``V̂(s_k) = π(c | s_k)`` with the single completion ``c = "So the answer is
-<target>."`` (M = 1, q = 1, U = 1: the IS estimator with a proposal that puts all its mass on one
-correct completion, a lower bound of the true value). The outcome is ``R = [answer == target]``.
+are ``s_0`` = the question and ``s_k`` = the question plus the first ``k`` steps. The outcome is
+``R = [answer == target]``. Values are estimated without generation, as RREDCoT does, from the
+policy's own log-probabilities of two completions, ``c* = "So the answer is <target>."`` and
+``c_a = "So the answer is <answer>."`` (the trace's own answer), read from the same passes:
+
+- point IS: ``V̂(s_k) = π(c* | s_k)`` (M = 1, q = 1, U = 1: ``step_credit``'s ``"point"``
+  proposal, a lower bound of the value; the traces have no group of sampled answers for the
+  ``"prompt"`` proposal);
+- self-normalised over both: ``V̂(s_k) = π(c*) / (π(c*) + π(c_a))``, the policy's belief in the
+  right answer against the one this trace ends with. It cancels what both share (how likely an
+  answer sentence is at this point of the text).
+
 Segment rewards ``r̃_k = V̂(s_k) − V̂(s_{k−1})``, ``r̃_K = R − V̂(s_{K−1})``; the predicted
 mistake is the segment with the most negative credit.
 
 Baselines: uniform credit (GRPO gives every step the same advantage, so a pick is a uniform guess
 among the K steps: expected accuracy 1/K), always the first step, always the last step.
+
+The last step's credit ``R − V̂(s_{K−1})`` carries the outcome: in a wrong trace it is
+``−V̂(s_{K−1})`` and often the most negative, while the labelled first mistake is rarely the last
+step. So the table also picks among the reasoning steps only (the value differences
+``r̃_1 .. r̃_{K−1}``), beside a random pick among those. Labelled mistakes cluster at a few
+step indices, so the table ends with the best fixed index, chosen with hindsight on the same
+traces: a ceiling for any rule that looks only at positions.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from rewardlab.data import DataError, LoadReport, read_lines
+from rewardlab.data import LoadReport, finish_report, json_rows
 from rewardlab.evaluate import wilson_interval
+from rewardlab.step_credit import StepTrace, credit_from_logprobs, trace_logprobs
 
 
 @dataclass
@@ -40,17 +54,13 @@ def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool 
     path = Path(path)
     report = LoadReport(path=str(path), format="big-bench-mistake")
     traces = []
-    for line, raw in read_lines(path):
-        if not raw.strip():
-            continue
-        report.rows += 1
+    for line, row in json_rows(path, report, "malformed trace"):
         try:
-            row = json.loads(raw)
             steps = row["steps"]
             mi = row["mistake_index"]
             t = Trace(str(row["input"]), [str(s) for s in steps], str(row["answer"]), str(row["target"]),
                       None if mi is None else int(mi))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             report.skip(line, "malformed trace")
             continue
         if not t.steps or (t.mistake_index is not None and not 0 <= t.mistake_index < len(t.steps)):
@@ -61,61 +71,79 @@ def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool 
         traces.append(t)
         if limit is not None and len(traces) >= limit:
             break
-    report.pairs = len(traces)
-    if not traces:
-        raise DataError(f"data: {path} holds no usable traces ({report.summary()})")
+    finish_report(path, report, len(traces), "traces")
     return traces, report
 
 
 def states(t: Trace) -> list[str]:
     """``s_0 .. s_{K−1}``: the question, then the question and the first k steps."""
+    trace = step_trace(t)
+    return ["".join(trace.pieces()[: k + 1]) for k in range(len(t.steps))]
+
+
+def step_trace(t: Trace) -> StepTrace:
+    """The trace for ``step_credit``: completions ``[c*, c_a]`` with utilities ``[1, 0]``."""
     head = f"Q: {t.question}\nA: Let's think step by step.\n"
-    return [head + "".join(s + "\n" for s in t.steps[:k]) for k in range(len(t.steps))]
+    return StepTrace(head, [s + "\n" for s in t.steps], float(t.answer.strip() == t.target.strip()),
+                     [completion(t.target), completion(t.answer)], np.array([1.0, 0.0]), "point")
 
 
-def completion(t: Trace) -> str:
-    return f"So the answer is {t.target}."
+def completion(answer: str) -> str:
+    return f"So the answer is {answer}."
 
 
 def localise(lm, traces: Sequence[Trace], progress: bool = False) -> dict:
     """Log-values, segment credit and the localisation table (see module doc)."""
-    from rewardlab.prefix_values import completion_logprobs
-    from rewardlab.redistribution import redistribute
+    from dataclasses import replace
 
-    log_v, offsets = [], [0]
-    it = traces
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(traces, desc="prefix values", unit="trace")
-    for t in it:
-        log_v.append(completion_logprobs(lm, states(t), [completion(t)])[:, 0])
-        offsets.append(offsets[-1] + len(t.steps))
-    values = np.exp(np.concatenate(log_v))
-    outcome = np.array([float(t.answer.strip() == t.target.strip()) for t in traces])
-    credit = redistribute(values, np.asarray(offsets, dtype=np.int64), outcome)
-    k = np.diff(offsets)
+    steps = [step_trace(t) for t in traces]
+    log_pis = trace_logprobs(lm, steps, progress)
+    point = credit_from_logprobs([replace(s, completions=s.completions[:1], utility=s.utility[:1]) for s in steps],
+                                 [np.ascontiguousarray(lp[:, :1]) for lp in log_pis])
+    normalised = credit_from_logprobs(steps, log_pis, self_normalised=True)
+    k = np.diff(point.offsets)
     truth = np.array([t.mistake_index for t in traces])
-    pred = np.array([int(np.argmin(credit[a:b])) for a, b in zip(offsets[:-1], offsets[1:])])
     n = len(traces)
 
     def row(name, hits):
         hits = float(np.sum(hits))
         return {"method": name, "accuracy": hits / n, "ci95": list(wilson_interval(hits, n))}
 
+    pred, pred_sn = most_negative(point.credit, point.offsets), most_negative(normalised.credit, normalised.offsets)
+    reasoning = most_negative(point.credit, point.offsets, reasoning_only=True)
+    reasoning_sn = most_negative(normalised.credit, normalised.offsets, reasoning_only=True)
     table = [
-        row("RREDCoT (most negative segment credit)", pred == truth),
+        row("RREDCoT, point IS: pi(target)", pred == truth),
+        row("RREDCoT, self-normalised: target vs own answer", pred_sn == truth),
         row("uniform credit (GRPO) = random step", 1.0 / k),
         row("first step", truth == 0),
         row("last step", truth == k - 1),
+        row("RREDCoT point IS, reasoning steps only", reasoning == truth),
+        row("RREDCoT self-normalised, reasoning steps only", reasoning_sn == truth),
+        row("random step among the reasoning steps", np.where(truth < k - 1, 1.0 / np.maximum(k - 1, 1), k == 1)),
+        row("best fixed step index (chosen with hindsight)", truth == np.bincount(truth).argmax()),
     ]
     return {
         "traces": n,
         "mean_steps": float(k.mean()),
-        "correct_answers": int(outcome.sum()),
+        "correct_answers": int(point.outcome.sum()),
         "table": table,
-        "credit": credit.tolist(),
-        "offsets": offsets,
+        "credit": point.credit.tolist(),
+        "credit_self_normalised": normalised.credit.tolist(),
+        "offsets": point.offsets.tolist(),
         "predicted": pred.tolist(),
+        "predicted_self_normalised": pred_sn.tolist(),
+        "predicted_reasoning_only": reasoning.tolist(),
+        "predicted_reasoning_only_self_normalised": reasoning_sn.tolist(),
         "mistake_index": truth.tolist(),
     }
+
+
+def most_negative(credit: np.ndarray, offsets: np.ndarray, reasoning_only: bool = False) -> np.ndarray:
+    """Per trace, the step with the most negative credit. ``reasoning_only`` leaves out the last
+    step, whose credit ``R − V̂(s_{K−1})`` holds the outcome (a one-step trace predicts step 0)."""
+    picks = []
+    for a, b in zip(offsets[:-1], offsets[1:]):
+        end = b - 1 if reasoning_only and b - a > 1 else b
+        picks.append(int(np.argmin(credit[a:end])))
+    return np.array(picks, dtype=np.int64)

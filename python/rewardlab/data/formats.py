@@ -94,6 +94,29 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"data: cannot read {path}: {err}") from None
 
 
+def json_rows(path: Path, report: "LoadReport", malformed: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed row)`` of a JSON-lines file for the task loaders: blank lines are
+    ignored, every other line counts in ``report.rows``, a line that is not JSON is reported
+    under ``malformed``."""
+    for line, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        report.rows += 1
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError:
+            report.skip(line, malformed)
+            continue
+        yield line, row
+
+
+def finish_report(path: Path, report: "LoadReport", kept: int, what: str) -> None:
+    """Record how many items a loader kept; none at all is an error naming the file."""
+    report.pairs = kept
+    if not kept:
+        raise DataError(f"data: {path} holds no usable {what} ({report.summary()})")
+
+
 def _text(row: dict[str, Any], key: str) -> str:
     if key not in row:
         raise _Malformed(f"missing field '{key}'")
