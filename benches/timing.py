@@ -7,11 +7,14 @@ import sys
 import time
 
 
-def median_ms(fn, reps: int) -> float:
-    """Median wall time of ``fn()`` over ``reps`` runs after one warm-up run, in milliseconds."""
+def median_ms(fn, reps: int, min_seconds: float = 0.25, max_reps: int = 500) -> float:
+    """Median wall time of ``fn()`` after one warm-up run, in milliseconds: at least ``reps``
+    runs, and more (up to ``max_reps``) until ``min_seconds`` have passed, so that the median of a
+    sub-millisecond kernel is not decided by a handful of runs on a noisy 2-core machine."""
     fn()
     times = []
-    for _ in range(reps):
+    start = time.perf_counter()
+    while len(times) < reps or (time.perf_counter() - start < min_seconds and len(times) < max_reps):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)

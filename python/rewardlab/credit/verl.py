@@ -90,7 +90,8 @@ def _outcome(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r = padded_np(token_level_rewards, "token_level_rewards")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
-    scores, _ = _core.row_scores(r, m, None, masked=False)
+    # verl sums every token (unmasked), so the mask is read once, by broadcast_rows, which checks it
+    scores, _ = _core.row_scores(r, None, None, masked=False)
     codes, n_groups = group_codes(index, r.shape[0])
     scalars, _ = _core.outcome_advantages(
         scores, codes, n_groups, None, estimator=estimator, epsilon=_float(epsilon, "epsilon"),

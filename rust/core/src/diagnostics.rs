@@ -36,7 +36,7 @@ pub struct Moments {
 pub fn group_moments(values: &[f64], layout: &Layout, ddof: usize) -> Result<Moments> {
     check(values, "rewards", layout)?;
     let groups: Vec<usize> = (0..layout.rows()).collect();
-    let per_group = parallel::try_map(groups, values.len(), |g| {
+    let per_group = parallel::try_map(groups, values.len(), #[inline(always)] |g| {
         let x = &values[layout.range(g)];
         let n = x.len();
         if n == 0 {
@@ -77,7 +77,7 @@ pub fn pairwise_agreement(proxy: &[f64], gold: &[f64], layout: &Layout) -> Resul
     }
     check(gold, "gold", layout)?;
     let groups: Vec<usize> = (0..layout.rows()).collect();
-    let pairs = parallel::try_map(groups, proxy.len(), |g| {
+    let pairs = parallel::try_map(groups, proxy.len(), #[inline(always)] |g| {
         let range = layout.range(g);
         let (p, y) = (&proxy[range.clone()], &gold[range]);
         let (mut agree, mut comparable) = (0.0, 0u64);

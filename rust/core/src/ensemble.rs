@@ -120,7 +120,7 @@ pub fn aggregate<R: Real>(
         .enumerate()
         .map(|(b, (o, s))| (b * width, o, s))
         .collect();
-    let bad = parallel::try_map(blocks, scores.len(), |(start, out, spread)| {
+    let bad = parallel::try_map(blocks, scores.len(), #[inline(always)] |(start, out, spread)| {
         let block = Block { scores, members, items, start, width: out.len() };
         Ok(aggregate_block(&block, method, order.as_ref(), out, spread))
     })?;

@@ -47,7 +47,7 @@ pub fn first_token<T: Real>(logits: &[T], vocab: usize, verdict_ids: &[usize]) -
         return Err(CoreError::value("verdict_ids", format!("token id {bad} is outside the vocabulary of {vocab}")));
     }
     let rows = logits.len() / vocab;
-    let per_row = parallel::try_map((0..rows).collect(), logits.len(), |r| {
+    let per_row = parallel::try_map((0..rows).collect(), logits.len(), #[inline(always)] |r| {
         let z = &logits[r * vocab..(r + 1) * vocab];
         // Pass 1: max and top two; pass 2: sum of exp and of z·exp, both shifted by the max.
         let (mut top1, mut top2) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -187,7 +187,7 @@ pub fn calibrate(c1: &[f64], c2: Option<&[f64]>, target: Target<'_>) -> Result<C
     };
     let s1 = sorted(c1);
     let s2 = c2.map(sorted);
-    let entries = parallel::try_map((0..n).collect(), 4 * n, |i| {
+    let entries = parallel::try_map((0..n).collect(), 4 * n, #[inline(always)] |i| {
         let k1 = s1.partition_point(|&v| v <= c1[i]);
         Ok(match (&s2, c2) {
             (Some(s2), Some(c2)) => k1.min(s2.partition_point(|&v| v <= c2[i])),
@@ -287,7 +287,7 @@ pub fn sweep(c1: &[f64], c2: &[f64], gain: &[f64], slow_tokens: &[f64], tau1: &[
     let mut t1_order: Vec<usize> = (0..tau1.len()).collect();
     t1_order.sort_by(|&a, &b| tau1[a].total_cmp(&tau1[b]));
     let (g1, g2) = (tau1.len(), tau2.len());
-    let columns = parallel::try_map((0..g2).collect(), n * g2, |b| {
+    let columns = parallel::try_map((0..g2).collect(), n * g2, #[inline(always)] |b| {
         let t2 = tau2[b];
         // Items below τ2 go slow in every cell of the column (base); the others only below τ1,
         // a prefix of the c1 order (cumulative sums read off at each τ1).

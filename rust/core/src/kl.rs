@@ -91,7 +91,7 @@ pub fn kl_penalty<F: Real>(logprob: &[F], ref_logprob: &[F], est: KlEstimator, c
     let n = logprob.len();
     let mut out = vec![F::zero(); n];
     let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
-    parallel::try_for_each(chunks, n, |(start, chunk)| {
+    parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
         let end = start + chunk.len();
         fill(chunk, &logprob[start..end], &ref_logprob[start..end], est, clamp);
         Ok(())
@@ -101,6 +101,7 @@ pub fn kl_penalty<F: Real>(logprob: &[F], ref_logprob: &[F], est: KlEstimator, c
 
 /// One loop per (estimator, clamp) pair, so that each loop body is branch-free and vectorises
 /// (with `exp_vec`) instead of re-deciding the estimator per element.
+#[inline(always)]
 fn fill<F: Real>(out: &mut [F], logp: &[F], reference: &[F], est: KlEstimator, clamp: KlClamp) {
     macro_rules! run {
         ($e:expr, $c:expr) => {

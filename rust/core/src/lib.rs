@@ -19,6 +19,7 @@ pub mod redistribute;
 pub mod scan;
 pub mod segment;
 pub mod shaping;
+pub mod simd;
 pub mod token_reward;
 pub mod whiten;
 

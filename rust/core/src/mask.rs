@@ -72,10 +72,17 @@ pub fn bad_mask<M: MaskElem>(arg: &'static str, index: usize, value: M) -> CoreE
 }
 
 /// Checks a whole slice of mask values in one vectorisable pass; on failure, names the first bad one.
+/// Inlined, so that the pass compiles with the caller's vector width (see `simd`).
+#[inline(always)]
 pub fn check_mask<M: MaskElem>(arg: &'static str, mask: &[M], flat_offset: usize) -> Result<()> {
     if mask.iter().fold(true, |ok, &m| ok & m.is_valid()) {
         return Ok(());
     }
+    first_bad(arg, mask, flat_offset)
+}
+
+#[cold]
+fn first_bad<M: MaskElem>(arg: &'static str, mask: &[M], flat_offset: usize) -> Result<()> {
     let i = mask.iter().position(|m| !m.is_valid()).unwrap_or(0);
     Err(bad_mask(arg, flat_offset + i, mask[i]))
 }

@@ -135,7 +135,7 @@ pub fn row_scores<F: Real, M: MaskElem>(
         return Err(CoreError::Empty { arg: "batch" });
     }
     let rows: Vec<usize> = (0..layout.rows()).collect();
-    let out = parallel::try_map(rows, layout.len(), |row| {
+    let out = parallel::try_map(rows, layout.len(), #[inline(always)] |row| {
         let span = layout.range(row);
         let r = &rewards[span.clone()];
         let (sum, valid) = match mask {
@@ -166,7 +166,7 @@ pub fn broadcast_rows<F: Real, M: MaskElem>(scalars: &[F], mask: Option<&[M]>, l
     let n = layout.len();
     let mut out = vec![F::zero(); n];
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
-    parallel::try_for_each(rows, n, |(row, out)| {
+    parallel::try_for_each(rows, n, #[inline(always)] |(row, out)| {
         let s = scalars[row];
         match mask {
             None => out.iter_mut().for_each(|o| *o = s),

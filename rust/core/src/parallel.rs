@@ -1,8 +1,10 @@
 //! Row parallelism with rayon, switchable at run time (as tokenizers' TOKENIZERS_PARALLELISM):
 //! small batches and `set_parallel(false)` run on the calling thread. `RAYON_NUM_THREADS`
-//! caps the pool.
+//! caps the pool. Every item runs through [`simd::widest`], so the kernels' row loops use the
+//! CPU's widest vectors.
 
 use crate::error::Result;
+use crate::simd;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,9 +29,9 @@ pub fn use_parallel(elements: usize) -> bool {
 /// stopping at the first error.
 pub fn try_for_each<T: Send>(items: Vec<T>, elements: usize, f: impl Fn(T) -> Result<()> + Sync + Send) -> Result<()> {
     if use_parallel(elements) {
-        items.into_par_iter().try_for_each(f)
+        items.into_par_iter().try_for_each(|x| simd::widest(#[inline(always)] || f(x)))
     } else {
-        items.into_iter().try_for_each(f)
+        items.into_iter().try_for_each(|x| simd::widest(#[inline(always)] || f(x)))
     }
 }
 
@@ -40,8 +42,8 @@ pub fn try_map<T: Send, U: Send>(
     f: impl Fn(T) -> Result<U> + Sync + Send,
 ) -> Result<Vec<U>> {
     if use_parallel(elements) {
-        items.into_par_iter().map(f).collect()
+        items.into_par_iter().map(|x| simd::widest(#[inline(always)] || f(x))).collect()
     } else {
-        items.into_iter().map(f).collect()
+        items.into_iter().map(|x| simd::widest(#[inline(always)] || f(x))).collect()
     }
 }

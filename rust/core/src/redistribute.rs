@@ -26,7 +26,7 @@ pub fn sequence_logprob<F: Real>(token_logp: &[F], layout: &Layout, lengths: Opt
     }
     let lens = valid_lengths(layout, lengths)?;
     let rows: Vec<usize> = (0..layout.rows()).collect();
-    parallel::try_map(rows, layout.len(), |b| {
+    parallel::try_map(rows, layout.len(), #[inline(always)] |b| {
         let start = layout.range(b).start;
         let row = &token_logp[start..start + lens[b]];
         let sum = lane_sum(row, |x| x.f64());
@@ -97,7 +97,7 @@ pub fn log_value_is<F: Real>(log_pi: &[F], log_q: &[F], utility: &[F], states: u
     let log_u: Vec<f64> = utility.iter().map(|u| u.f64().ln()).collect();
     let log_m = (m as f64).ln();
     let items: Vec<usize> = (0..states).collect();
-    parallel::try_map(items, log_pi.len(), |s| {
+    parallel::try_map(items, log_pi.len(), #[inline(always)] |s| {
         let lp = &log_pi[s * m..(s + 1) * m];
         let lq = if per_state { &log_q[s * m..(s + 1) * m] } else { log_q };
         if !lp.iter().fold(true, |ok, x| ok & (*x < F::infinity())) {
@@ -153,7 +153,7 @@ pub fn redistribute<F: Real>(values: &[F], seg_offsets: &[i64], outcome: &[F]) -
     let layout = Layout::Ragged { offsets: seg_offsets };
     let mut out = vec![F::zero(); total];
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
-    parallel::try_for_each(rows, total, |(b, out)| {
+    parallel::try_for_each(rows, total, #[inline(always)] |(b, out)| {
         let v = &values[layout.range(b)];
         if let Some(k) = v.len().checked_sub(1) {
             for j in 0..k {
@@ -209,7 +209,7 @@ pub fn spread_into<F: Real>(
     }
     let n = layout.len();
     let rows: Vec<_> = layout.split_mut(out).into_iter().enumerate().collect();
-    parallel::try_for_each(rows, n, |(b, out)| {
+    parallel::try_for_each(rows, n, #[inline(always)] |(b, out)| {
         let first = segments.offsets[b] as usize;
         let mut start = 0usize;
         for (k, &end) in segments.row(b).iter().enumerate() {

@@ -268,7 +268,7 @@ fn segment_rows(
     row_cuts: impl Fn(usize, usize, &mut Builder) -> Result<()> + Sync + Send,
 ) -> Result<Segments> {
     let rows: Vec<usize> = (0..layout.rows()).collect();
-    let per_row = parallel::try_map(rows, layout.len(), |b| {
+    let per_row = parallel::try_map(rows, layout.len(), #[inline(always)] |b| {
         let len = lengths[b];
         let mut ends = Vec::new();
         let mut builder = Builder::new(&mut ends, min_len, max_len);

@@ -93,7 +93,7 @@ pub fn thresholds(rewards: &[f64], weights: Option<&[f64]>, layout: &Layout, spe
     spec.validate()?;
     check_inputs(rewards, weights, layout)?;
     let groups: Vec<usize> = (0..layout.rows()).collect();
-    let pairs = parallel::try_map(groups, rewards.len(), |g| {
+    let pairs = parallel::try_map(groups, rewards.len(), #[inline(always)] |g| {
         let range = layout.range(g);
         let r = &rewards[range.clone()];
         let w = weights.map(|w| &w[range]);

@@ -31,7 +31,7 @@ pub fn place_outcome_reward<F: Real, M: MaskElem>(
     let n = layout.len();
     let mut out = vec![F::zero(); n];
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
-    parallel::try_for_each(rows, n, |(row, out)| {
+    parallel::try_for_each(rows, n, #[inline(always)] |(row, out)| {
         let span = layout.range(row);
         let m = &mask[span.clone()];
         check_mask("action_mask", m, span.start)?;

@@ -20,24 +20,33 @@ pub struct Moments {
 impl Moments {
     /// Moments of `values[i]` where `mask[i]` is 1 (all values when `mask` is `None`).
     /// `flat_offset` only serves error messages.
+    #[inline]
     pub fn of<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, flat_offset: usize) -> Result<Self> {
+        if let Some(mask) = mask {
+            check_mask("mask", mask, flat_offset)?;
+        }
+        Ok(Self::of_checked(values, mask))
+    }
+
+    /// [`Moments::of`] for a mask that is already validated (the scans check each row first).
+    #[inline(always)]
+    pub fn of_checked<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>) -> Self {
         let (n, sum) = match mask {
             None => (values.len(), lane_sum(values, |v| v.f64())),
             Some(mask) => {
-                check_mask("mask", mask, flat_offset)?;
                 let n = mask.iter().map(|m| m.on() as usize).sum::<usize>();
                 (n, lane_sum_zip(values, mask, |v, m| if m.on() { v.f64() } else { 0.0 }))
             }
         };
         if n == 0 {
-            return Ok(Moments::default());
+            return Moments::default();
         }
         let mean = sum / n as f64;
         let m2 = match mask {
             None => lane_sum(values, |v| (v.f64() - mean).powi(2)),
             Some(mask) => lane_sum_zip(values, mask, |v, m| if m.on() { (v.f64() - mean).powi(2) } else { 0.0 }),
         };
-        Ok(Moments { n: n as f64, mean, m2 })
+        Moments { n: n as f64, mean, m2 }
     }
 
     /// Chan et al.'s pairwise merge.
@@ -136,7 +145,7 @@ pub fn masked_moments<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>) ->
         }
     }
     let starts: Vec<usize> = (0..values.len()).step_by(CHUNK).collect();
-    let parts = parallel::try_map(starts, values.len(), |s| {
+    let parts = parallel::try_map(starts, values.len(), #[inline(always)] |s| {
         let e = (s + CHUNK).min(values.len());
         Moments::of(&values[s..e], mask.map(|m| &m[s..e]), s)
     })?;
@@ -164,9 +173,14 @@ pub fn apply_in_place<F: Real, M: MaskElem>(values: &mut [F], mask: Option<&[M]>
     let (mean, rstd) = (F::of(mean), F::of(rstd));
     let n = values.len();
     let chunks: Vec<(usize, &mut [F])> = values.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
-    let _ = parallel::try_for_each(chunks, n, |(start, chunk)| {
-        for (i, v) in chunk.iter_mut().enumerate() {
-            *v = whiten_one(*v, mask.map(|m| m[start + i]), spec, mean, rstd);
+    let _ = parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
+        match mask {
+            // zipped slices, not indexing: no bounds check per element, so the loop vectorises
+            Some(m) => {
+                let m = &m[start..start + chunk.len()];
+                chunk.iter_mut().zip(m).for_each(|(v, &k)| *v = whiten_one(*v, Some(k), spec, mean, rstd))
+            }
+            None => chunk.iter_mut().for_each(|v| *v = whiten_one::<F, M>(*v, None, spec, mean, rstd)),
         }
         Ok(())
     });
@@ -183,9 +197,15 @@ pub fn masked_whiten<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, spe
     let mut out = vec![F::zero(); values.len()];
     let n = values.len();
     let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
-    parallel::try_for_each(chunks, n, |(start, chunk)| {
-        for (i, o) in chunk.iter_mut().enumerate() {
-            *o = whiten_one(values[start + i], mask.map(|m| m[start + i]), spec, mean, rstd);
+    parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
+        let v = &values[start..start + chunk.len()];
+        match mask {
+            Some(m) => {
+                // validated by masked_moments above
+                let m = &m[start..start + chunk.len()];
+                chunk.iter_mut().zip(v).zip(m).for_each(|((o, &x), &k)| *o = whiten_one(x, Some(k), spec, mean, rstd));
+            }
+            None => chunk.iter_mut().zip(v).for_each(|(o, &x)| *o = whiten_one::<F, M>(x, None, spec, mean, rstd)),
         }
         Ok(())
     })?;
