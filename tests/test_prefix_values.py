@@ -126,7 +126,8 @@ def test_localisation_blames_the_step_where_the_value_drops(monkeypatch):
 
 def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
     t = Trace("2+3*4", ["3*4=12.", "2+12=14.", "So the answer is 14."], "14", "14", None)
-    s = mistakes.states(t)
+    pieces = mistakes.step_trace(t).pieces()  # s_k = prompt + the first k steps
+    s = ["".join(pieces[: k + 1]) for k in range(len(t.steps))]
     assert len(s) == 3 and s[0].endswith("step by step.\n") and s[2].endswith("2+12=14.\n")
     assert all(s[i + 1].startswith(s[i]) for i in range(2))
     path = tmp_path / "t.jsonl"

@@ -286,12 +286,9 @@ def cmd_credit(args) -> int:
 
         print_credit_maps(result)
     else:
-        print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
-              f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
-        print(f"{'method':<48}{'accuracy':>9}{'95% CI':>18}")
-        for r in result["table"]:
-            print(f"{r['method']:<48}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
-        print(f"values from {args.model}: {lm.count.forward_tokens} forward tokens in {lm.count.seconds:.1f} s, no generation")
+        from rewardlab.mistakes import print_localisation
+
+        print_localisation(result)
     return 0
 
 

@@ -75,12 +75,6 @@ def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool 
     return traces, report
 
 
-def states(t: Trace) -> list[str]:
-    """``s_0 .. s_{K−1}``: the question, then the question and the first k steps."""
-    trace = step_trace(t)
-    return ["".join(trace.pieces()[: k + 1]) for k in range(len(t.steps))]
-
-
 def step_trace(t: Trace) -> StepTrace:
     """The trace for ``step_credit``: completions ``[c*, c_a]`` with utilities ``[1, 0]``."""
     head = f"Q: {t.question}\nA: Let's think step by step.\n"
@@ -147,3 +141,14 @@ def most_negative(credit: np.ndarray, offsets: np.ndarray, reasoning_only: bool 
         end = b - 1 if reasoning_only and b - a > 1 else b
         picks.append(int(np.argmin(credit[a:end])))
     return np.array(picks, dtype=np.int64)
+
+
+def print_localisation(result: dict) -> None:
+    """The table of ``localise`` (with the LM's cost, as ``rewardlab credit`` adds it)."""
+    print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
+          f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
+    print(f"{'method':<48}{'accuracy':>9}{'95% CI':>18}")
+    for r in result["table"]:
+        print(f"{r['method']:<48}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
+    lm = result["lm"]
+    print(f"values from {lm['model']}: {lm['forward_tokens']} forward tokens in {lm['seconds']:.1f} s, no generation")
