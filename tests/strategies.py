@@ -10,7 +10,8 @@ DTYPES = st.sampled_from([np.float32, np.float64])
 
 
 @st.composite
-def padded_batch(draw, min_rows=1, max_rows=6, max_len=10, holes=True, dtype=None):
+def padded_batch(draw, min_rows=1, max_rows=9, max_len=10, holes=True, dtype=None):
+    # up to 9 rows: the scans interleave rows four at a time, so two full groups and a remainder
     b = draw(st.integers(min_rows, max_rows))
     t = draw(st.integers(1, max_len))
     dt = dtype or draw(DTYPES)
@@ -20,7 +21,8 @@ def padded_batch(draw, min_rows=1, max_rows=6, max_len=10, holes=True, dtype=Non
     v = rng.normal(size=(b, t)).astype(dt)
     lengths = rng.integers(0, t + 1, size=b)
     m = (np.arange(t)[None, :] < lengths[:, None])
-    if holes:
+    # half the batches right-padded only (the scans' split path), half with holes (the general loop)
+    if holes and draw(st.booleans()):
         m = m & (rng.random((b, t)) > 0.25)
     mask_dtype = draw(st.sampled_from([np.bool_, np.int64, np.float32, np.int32, np.uint8]))
     return r, v, m.astype(mask_dtype)

@@ -71,3 +71,28 @@ def test_no_nan_leaks_from_masked_positions():
     m = np.array([[1, 0, 1]], dtype=np.int64)
     adv, _ = credit.gae(r, v, m, gamma=0.9, lam=0.9)
     assert np.isfinite(adv[0, [0, 2]]).all()
+
+
+def test_outputs_are_fully_written_into_reused_buffers():
+    # Outputs are allocated without zeroing, and large freed blocks are kept for the next call
+    # (rewardlab_core::retain): any element a kernel failed to write would show a stale value.
+    rng = np.random.default_rng(7)
+    b, t = 512, 1024  # 2 MiB of float32 per output, above the size that is kept
+    for _ in range(2):
+        junk = credit.gae(np.full((b, t), 1e30, np.float32), np.full((b, t), 1e30, np.float32), gamma=1.0, lam=1.0)
+        junk2 = credit.discounted_returns(np.full((b, t), -7e29, np.float32), gamma=1.0)
+        del junk, junk2
+        r = rng.normal(size=(b, t)).astype(np.float32)
+        v = rng.normal(size=(b, t)).astype(np.float32)
+        lengths = rng.integers(0, t + 1, size=b)
+        m = np.arange(t)[None, :] < lengths[:, None]
+        m[::3] &= rng.random((m[::3].shape)) > 0.1  # every third row with holes
+        for mode in ("carry", "zero"):
+            adv, ret = credit.gae(r, v, m, gamma=0.99, lam=0.95, masked_steps=mode)
+            ref_adv, ref_ret = refs.gae(r[:8].astype(np.float64), v[:8].astype(np.float64), m[:8], 0.99, 0.95, mode)
+            assert_close(adv[:8], ref_adv, np.float32, scale=t)
+            assert_close(ret[:8], ref_ret, np.float32, scale=t)
+            assert np.abs(adv).max() < 1e6 and np.abs(ret).max() < 1e6  # no stale 1e30 anywhere
+            out = credit.discounted_returns(r, m, gamma=0.99, masked_steps=mode)
+            assert np.isfinite(out).all() and np.abs(out).max() < 1e6
+    credit.release_buffers()

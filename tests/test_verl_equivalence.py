@@ -46,7 +46,8 @@ def test_gae(batch, gamma, lam):
     ref = core.compute_gae_advantage_return(r, v, m, gamma, lam)
     got = ours.compute_gae_advantage_return(r, v, m, gamma, lam)
     assert_same(got[0], ref[0], r.dtype)
-    assert_same(got[1], ref[1], r.dtype)
+    # the returns are the unwhitened scan: same operations in the same order, so the same bits
+    torch.testing.assert_close(got[1], ref[1], rtol=0, atol=0, equal_nan=True)
 
 
 def _outcome_batch(data, continuous):
@@ -116,7 +117,7 @@ def test_reinforce_plus_plus(batch, gamma):
     ref = core.compute_reinforce_plus_plus_outcome_advantage(r, m, config=cfg)
     got = ours.compute_reinforce_plus_plus_outcome_advantage(r, m, config=cfg)
     assert_same(got[0], ref[0], r.dtype)
-    assert_same(got[1], ref[1], r.dtype)
+    torch.testing.assert_close(got[1], ref[1], rtol=0, atol=0, equal_nan=True)  # unwhitened: same bits
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3", "k3+", "k1+"]),

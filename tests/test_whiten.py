@@ -49,3 +49,23 @@ def test_whiten_is_stable_for_large_offsets():
     x = (1e6 + np.random.default_rng(1).normal(size=(8, 1000))).astype(np.float64)
     out = credit.masked_whiten(x, np.ones_like(x, dtype=bool))
     assert abs(out.std(ddof=1) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("value", [1 / 3, 0.1, -2.7e5, 1.9394476])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("style", ["verl", "openrlhf"])
+def test_whitening_identical_values_gives_exactly_zero(value, dtype, style):
+    # A plain sum of 14 copies of 1/3 need not divide back to 1/3, and rsqrt(0 + 1e-8) = 1e4
+    # would amplify that last-bit residue (hypothesis found it in the REINFORCE++-baseline test).
+    # verl with its usual integer mask: the count's 1e-8 vanishes in float32, so the mean is the
+    # value itself (with a float64 mask verl's mean is shifted by design, and so is ours).
+    spec = credit.WhitenSpec(f32_counts=True) if style == "verl" else credit.OPENRLHF_WHITEN
+    spec = credit.WhitenSpec(**{**spec.__dict__, "remask": True})
+    x = np.full((3, 6), value, dtype=dtype)
+    m = np.zeros((3, 6), dtype=np.int64)
+    m[0, :5], m[1, :6], m[2, :3] = 1, 1, 1
+    assert (credit.masked_whiten(x, m, spec) == 0).all()
+    # the same through the broadcast path, whose moments come from the rows' token counts
+    from rewardlab import _core
+
+    assert (_core.broadcast_rows(np.full(3, value, dtype=dtype), m, None, whiten=spec.as_tuple()) == 0).all()

@@ -39,6 +39,7 @@ __all__ = [
     "group_codes",
     "GroupStats",
     "set_parallel",
+    "release_buffers",
 ]
 
 MaskedSteps = Literal["carry", "zero"]
@@ -76,6 +77,12 @@ OPENRLHF_WHITEN = WhitenSpec(unbiased=False, count_eps=0.0, eps=1e-8, eps_mode="
 def set_parallel(on: bool) -> None:
     """Turn the kernels' multi-threading on or off (``RAYON_NUM_THREADS`` caps the threads)."""
     _core.set_parallel(bool(on))
+
+
+def release_buffers() -> None:
+    """Hand back the large freed output blocks the kernels keep for reuse (at most 8 blocks and
+    256 MiB; kept so that repeated calls do not page-fault their outputs in again)."""
+    _core.release_buffers()
 
 
 def _spec(whiten: Optional[WhitenSpec]) -> Optional[tuple]:

@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
             let (scores, _) = row_scores(black_box(&r), Some(&m[..]), &lay, false).unwrap();
             let est = Estimator::Grpo { scale_by_std: true, eps: 1e-6 };
             let (adv, _) = outcome_advantages(&scores, &codes, n, None, est, Singleton::PassThrough, Robust::default()).unwrap();
-            broadcast_rows(&adv, Some(&m[..]), &lay).unwrap()
+            broadcast_rows(&adv, Some(&m[..]), &lay, None).unwrap()
         })
     });
     c.bench_function("kl_k3_verl_1024x1024", |b| b.iter(|| kl_penalty(black_box(&r), &v, KlEstimator::K3, KlClamp::Verl).unwrap()));

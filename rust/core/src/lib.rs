@@ -16,11 +16,13 @@ pub mod outcome;
 pub mod parallel;
 pub mod real;
 pub mod redistribute;
+pub mod retain;
 pub mod scan;
 pub mod segment;
 pub mod shaping;
 pub mod simd;
 pub mod token_reward;
+pub mod uninit;
 pub mod whiten;
 
 pub use error::{CoreError, Result};

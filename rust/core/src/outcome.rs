@@ -7,6 +7,8 @@ use crate::layout::Layout;
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::{lane_sum, lane_sum_zip, Real};
+use crate::uninit::{self, write_all};
+use crate::whiten::{whiten_one, Moments, WhitenSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Estimator {
@@ -157,29 +159,60 @@ pub fn row_scores<F: Real, M: MaskElem>(
     Ok(out.into_iter().unzip())
 }
 
-/// `out[i, t] = scalars[i] * mask[i, t]` (every token when `mask` is `None`).
-/// Multiplication, as the references do, so NaN scalars stay visible.
-pub fn broadcast_rows<F: Real, M: MaskElem>(scalars: &[F], mask: Option<&[M]>, layout: &Layout) -> Result<Vec<F>> {
+/// `out[i, t] = scalars[i] * mask[i, t]` (every token when `mask` is `None`), then whitened over
+/// the mask when `whiten` is given. Multiplication, as the references do, so NaN scalars stay
+/// visible. Whitening takes no pass over the broadcast values: row `i` contributes `count_i`
+/// copies of `scalars[i]`, so its moments follow from the rows' token counts, and the output is
+/// written once, already whitened.
+pub fn broadcast_rows<F: Real, M: MaskElem>(scalars: &[F], mask: Option<&[M]>, layout: &Layout, whiten: Option<&WhitenSpec>) -> Result<Vec<F>> {
     if scalars.len() != layout.rows() {
         return Err(CoreError::shape("scalars", format!("{} values, one per row", layout.rows()), scalars.len().to_string()));
     }
     let n = layout.len();
-    let mut out = vec![F::zero(); n];
+    let params = match whiten {
+        None => None,
+        Some(spec) => {
+            let rows: Vec<usize> = (0..layout.rows()).collect();
+            let counts = parallel::try_map(rows, n, #[inline(always)] |row| {
+                let span = layout.range(row);
+                Ok(match mask {
+                    None => span.len(),
+                    Some(m) => {
+                        let m = &m[span.clone()];
+                        check_mask("response_mask", m, span.start)?;
+                        m.iter().map(|k| k.on() as usize).sum::<usize>()
+                    }
+                })
+            })?;
+            let moments = Moments::merge_all(counts.into_iter().zip(scalars).map(|(c, s)| Moments::constant(s.f64(), c)));
+            let (mean, rstd) = spec.params(moments)?;
+            Some((spec, F::of(mean), F::of(rstd)))
+        }
+    };
+    let mut out = uninit::vec::<F>(n);
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
     parallel::try_for_each(rows, n, #[inline(always)] |(row, out)| {
         let s = scalars[row];
-        match mask {
-            None => out.iter_mut().for_each(|o| *o = s),
-            Some(m) => {
-                let span = layout.range(row);
+        let span = layout.range(row);
+        let flag = |k: M| if k.on() { F::one() } else { F::zero() };
+        match (mask, params) {
+            (None, None) => write_all(out, std::iter::repeat(s).take(span.len())),
+            (None, Some((spec, mean, rstd))) => {
+                let w = whiten_one::<F, M>(s, None, spec, mean, rstd);
+                write_all(out, std::iter::repeat(w).take(span.len()))
+            }
+            (Some(m), None) => {
                 let m = &m[span.clone()];
                 check_mask("response_mask", m, span.start)?;
-                for (o, k) in out.iter_mut().zip(m) {
-                    *o = s * if k.on() { F::one() } else { F::zero() };
-                }
+                write_all(out, m.iter().map(|&k| s * flag(k)))
             }
-        }
+            // the mask was validated while counting
+            (Some(m), Some((spec, mean, rstd))) => {
+                write_all(out, m[span].iter().map(|&k| whiten_one(s * flag(k), Some(k), spec, mean, rstd)))
+            }
+        };
         Ok(())
     })?;
-    Ok(out)
+    // SAFETY: every row ran without error and wrote its slice in full; the rows cover `out`.
+    Ok(unsafe { uninit::assume_init(out) })
 }

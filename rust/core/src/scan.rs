@@ -1,15 +1,21 @@
 //! Reverse scans along each response: GAE and discounted returns.
 //!
-//! The reference stacks run these as Python loops over the time axis. Here each row is one
-//! tight loop, rows run in parallel, and the moments needed for whitening are gathered while
-//! the row is still in cache.
+//! The reference stacks run these as Python loops over the time axis. Here groups of rows run
+//! in parallel; within a group, whatever does not depend on the previous step (the per-token
+//! deltas) is one vectorised pass, and only the `a = x + c * a` chain runs step by step, the
+//! group's rows interleaved so that their chains overlap. The moments needed for whitening are
+//! gathered while the group is still in cache. Every row keeps the reference's order of
+//! operations, so results are those of the reference loop, bit for bit.
 
 use crate::error::{check_finite, CoreError, Result};
 use crate::layout::Layout;
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
-use crate::whiten::Moments;
+use crate::uninit::{self, assume_init_mut, write_all};
+use crate::whiten::{self, Moments, WhitenSpec};
+use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// What a scan does at tokens whose mask is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +34,28 @@ pub struct ScanOut<F> {
     pub first: Vec<F>,
     pub second: Vec<F>,
     pub moments: Moments,
+    /// Each row's valid length when every row's mask is ones then zeros (or there is no mask),
+    /// which lets a re-masking whitening pass skip reading the mask again.
+    pub prefix_lens: Option<Vec<usize>>,
+}
+
+impl<F: Real> ScanOut<F> {
+    /// `first` whitened over the mask by `spec`, into a new array. The mask is the one the scan
+    /// validated.
+    pub fn whitened_first<M: MaskElem>(&self, mask: Option<&[M]>, layout: &Layout, spec: &WhitenSpec) -> Result<Vec<F>> {
+        let (mean, rstd) = spec.params(self.moments)?;
+        Ok(match (&self.prefix_lens, spec.remask) {
+            (Some(lens), true) => whiten::apply_prefix(&self.first, layout, lens, spec, mean, rstd),
+            _ => whiten::apply(&self.first, mask, spec, mean, rstd),
+        })
+    }
+
+    /// [`ScanOut::whitened_first`] in place.
+    pub fn whiten_first<M: MaskElem>(&mut self, mask: Option<&[M]>, spec: &WhitenSpec) -> Result<()> {
+        let (mean, rstd) = spec.params(self.moments)?;
+        whiten::apply_in_place(&mut self.first, mask, spec, mean, rstd);
+        Ok(())
+    }
 }
 
 fn check_inputs<F, M>(layout: &Layout, named: &[(&'static str, &[F])], mask: Option<&[M]>) -> Result<()> {
@@ -61,8 +89,134 @@ fn on<M: MaskElem>(mask: Option<&[M]>, i: usize) -> bool {
     }
 }
 
+/// Rows a scan steps through side by side. One row alone is a single chain of dependent
+/// multiply-add steps per token and the core waits on each link; independent rows interleaved in
+/// one loop fill that wait.
+const INTERLEAVE: usize = 4;
+
+/// Groups of consecutive rows scanned together: `INTERLEAVE` rows of a padded batch, single rows
+/// of a ragged one (its rows differ in length). A group's tokens are one contiguous span.
+fn row_groups(layout: &Layout) -> Vec<Range<usize>> {
+    let step = match layout {
+        Layout::Padded { .. } => INTERLEAVE,
+        Layout::Ragged { .. } => 1,
+    };
+    let rows = layout.rows();
+    (0..rows).step_by(step).map(|s| s..(s + step).min(rows)).collect()
+}
+
+fn group_span(layout: &Layout, rows: &Range<usize>) -> Range<usize> {
+    layout.range(rows.start).start..layout.range(rows.end - 1).end
+}
+
+/// Splits `data` into one mutable slice per span; the spans are consecutive and cover it.
+fn split_spans<'b, T>(mut data: &'b mut [T], spans: &[Range<usize>]) -> Vec<&'b mut [T]> {
+    let mut out = Vec::with_capacity(spans.len());
+    for s in spans {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(s.len());
+        out.push(head);
+        data = tail;
+    }
+    out
+}
+
+/// A work item: a group of rows, its flat span, its part of each output and of the row lengths.
+struct Group<'b, F> {
+    rows: Range<usize>,
+    span: Range<usize>,
+    first: &'b mut [MaybeUninit<F>],
+    second: &'b mut [MaybeUninit<F>],
+    lens: &'b mut [usize],
+}
+
+fn groups<'b, F>(layout: &Layout, first: &'b mut [MaybeUninit<F>], second: Option<&'b mut [MaybeUninit<F>]>, lens: &'b mut [usize]) -> Vec<Group<'b, F>> {
+    let groups = row_groups(layout);
+    let spans: Vec<Range<usize>> = groups.iter().map(|g| group_span(layout, g)).collect();
+    let firsts = split_spans(first, &spans);
+    let seconds = match second {
+        Some(s) => split_spans(s, &spans),
+        None => spans.iter().map(|_| <&mut [MaybeUninit<F>]>::default()).collect(),
+    };
+    let lens = split_spans(lens, &groups);
+    groups
+        .into_iter()
+        .zip(spans)
+        .zip(firsts)
+        .zip(seconds)
+        .zip(lens)
+        .map(|((((rows, span), first), second), lens)| Group { rows, span, first, second, lens })
+        .collect()
+}
+
+/// Calls `scan(local_range, row_length, lens)` for one group of rows: once over the whole group
+/// when it holds `INTERLEAVE` rows, else once per row. `local_range` is relative to the group's
+/// span; together the calls cover it. `scan` returns whether its rows are right-padded, having
+/// written their valid lengths to `lens` (one per row); so does `for_group`, for all of them.
+#[inline(always)]
+fn for_group(layout: &Layout, rows: &Range<usize>, lens: &mut [usize], mut scan: impl FnMut(Range<usize>, usize, &mut [usize]) -> bool) -> bool {
+    let t = layout.range(rows.start).len();
+    if rows.len() == INTERLEAVE {
+        scan(0..INTERLEAVE * t, t, lens)
+    } else {
+        let mut prefix = true;
+        for j in 0..rows.len() {
+            prefix &= scan(j * t..(j + 1) * t, t, &mut lens[j..j + 1]);
+        }
+        prefix
+    }
+}
+
+/// Masked moments of a group's output. With the rows' valid lengths known (right padding), only
+/// each row's valid prefix is read and the mask not at all.
+#[inline(always)]
+fn group_moments<F: Real, M: MaskElem>(out: &[F], mask: Option<&[M]>, lens: Option<&[usize]>) -> Moments {
+    match lens {
+        Some(lens) if !lens.is_empty() => {
+            let t = out.len() / lens.len();
+            let rows = out.chunks_exact(t.max(1)).zip(lens);
+            Moments::merge_all(rows.map(|(row, &len)| Moments::of_checked::<F, bool>(&row[..len], None)))
+        }
+        _ => Moments::of_checked(out, mask),
+    }
+}
+
+/// The per-row valid lengths gathered by the groups, if every group was right-padded.
+fn all_prefix(lens: Vec<usize>, prefix: impl IntoIterator<Item = bool>) -> Option<Vec<usize>> {
+    prefix.into_iter().all(|p| p).then_some(lens)
+}
+
+/// `K` rows of length `t` laid end to end, as slices the compiler knows are `t` long (so the
+/// per-token indexing needs no bounds checks).
+#[inline(always)]
+fn rows_of<const K: usize, T>(data: &[T], t: usize) -> [&[T]; K] {
+    std::array::from_fn(|k| &data[k * t..][..t])
+}
+
+#[inline(always)]
+fn rows_of_mut<const K: usize, T>(data: &mut [T], t: usize) -> [&mut [T]; K] {
+    let mut rest = data;
+    std::array::from_fn(|_| {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(t);
+        rest = tail;
+        head
+    })
+}
+
+/// Each row's valid length when every one of the `K` rows is right-padded (its mask ones, then
+/// zeros: the common case), `None` if any has a hole. No mask: full rows.
+#[inline(always)]
+fn prefix_lens<const K: usize, M: MaskElem>(m: Option<&[M]>, t: usize) -> Option<[usize; K]> {
+    let Some(m) = m else { return Some([t; K]) };
+    let rows = rows_of::<K, M>(m, t);
+    let lens: [usize; K] = std::array::from_fn(|k| rows[k].iter().map(|x| x.on() as usize).sum());
+    // folds, not `all`: `all` is a `try_fold` the compiler left out of line, at baseline width
+    let prefix = (0..K).fold(true, |ok, k| ok & rows[k][..lens[k]].iter().fold(true, |ok, x| ok & x.on()));
+    prefix.then_some(lens)
+}
+
 /// Generalised advantage estimation. Returns advantages (unwhitened) and returns
 /// (`advantages + values`, with values zeroed at masked tokens in [`MaskedSteps::Zero`] mode).
+#[allow(clippy::too_many_arguments)]
 pub fn gae<F: Real, M: MaskElem>(
     rewards: &[F],
     values: &[F],
@@ -77,59 +231,193 @@ pub fn gae<F: Real, M: MaskElem>(
     check_finite("gamma", gamma)?;
     check_finite("lam", lam)?;
     let n = layout.len();
-    let mut adv = vec![F::zero(); n];
-    let mut ret = vec![F::zero(); n];
+    let (mut adv, mut ret) = (uninit::vec::<F>(n), uninit::vec::<F>(n));
     let g = F::of(gamma);
     // Python evaluates `gamma * lam * x` left to right: the product is taken in double first.
     let gl = F::of(gamma * lam);
-    let rows: Vec<_> = layout
-        .split_mut(&mut adv)
-        .into_iter()
-        .zip(layout.split_mut(&mut ret))
-        .enumerate()
-        .collect();
-    let moments = parallel::try_map(rows, n, #[inline(always)] |(row, (adv, ret))| {
-        let span = layout.range(row);
+    let mut lens = vec![0; layout.rows()];
+    let items = groups(layout, &mut adv, Some(&mut ret), &mut lens);
+    let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: adv, second: ret, lens }| {
         let (r, v) = (&rewards[span.clone()], &values[span.clone()]);
         let m = mask.map(|m| &m[span.clone()]);
         check_row(m, span.start)?;
-        gae_row(r, v, m, adv, ret, g, gl, steps);
-        if with_moments {
-            Ok(Moments::of_checked(adv, m))
-        } else {
-            Ok(Moments::default())
-        }
+        let prefix = for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
+            let (r, v, m) = (&r[local.clone()], &v[local.clone()], m.map(|m| &m[local.clone()]));
+            let (adv, ret) = (&mut adv[local.clone()], &mut ret[local]);
+            if lens.len() == INTERLEAVE {
+                gae_rows::<INTERLEAVE, F, M>(r, v, m, adv, ret, t, g, gl, steps, lens)
+            } else {
+                gae_rows::<1, F, M>(r, v, m, adv, ret, t, g, gl, steps, lens)
+            }
+        });
+        // SAFETY: the calls of `for_group` cover the group, and `gae_rows` writes all it is given.
+        let adv = unsafe { assume_init_mut(adv) };
+        Ok((if with_moments { group_moments(adv, m, prefix.then_some(&*lens)) } else { Moments::default() }, prefix))
     })?;
-    Ok(ScanOut { first: adv, second: ret, moments: Moments::merge_all(moments) })
+    // SAFETY: every group ran without error, so every element was written.
+    let (adv, ret) = unsafe { (uninit::assume_init(adv), uninit::assume_init(ret)) };
+    let (moments, prefix): (Vec<Moments>, Vec<bool>) = parts.into_iter().unzip();
+    Ok(ScanOut { first: adv, second: ret, moments: Moments::merge_all(moments), prefix_lens: all_prefix(lens, prefix) })
 }
 
-/// One row's GAE, on slices of exactly the row's length.
+/// GAE over `K` rows of length `t` laid end to end; writes every element of `adv` and `ret`.
+/// Right-padded rows (and every row in [`MaskedSteps::Zero`] mode) take the split path: the
+/// deltas, which depend on no earlier step, in one vectorised pass, then only the
+/// `a = delta + c * a` chain, rows interleaved. Rows with holes in the mask (verl's multi-turn
+/// observations, over which the next value is carried) take [`gae_rows_holes`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gae_row<F: Real, M: MaskElem>(r: &[F], v: &[F], m: Option<&[M]>, adv: &mut [F], ret: &mut [F], g: F, gl: F, steps: MaskedSteps) {
-    let (mut next_value, mut last_gae) = (F::zero(), F::zero());
+fn gae_rows<const K: usize, F: Real, M: MaskElem>(
+    r: &[F],
+    v: &[F],
+    m: Option<&[M]>,
+    adv: &mut [MaybeUninit<F>],
+    ret: &mut [MaybeUninit<F>],
+    t: usize,
+    g: F,
+    gl: F,
+    steps: MaskedSteps,
+    lens_out: &mut [usize],
+) -> bool {
+    let (rr, vr) = (rows_of::<K, F>(r, t), rows_of::<K, F>(v, t));
+    let mr = m.map(|m| rows_of::<K, M>(m, t));
     match steps {
         MaskedSteps::Carry => {
-            for t in (0..r.len()).rev() {
-                let delta = r[t] + g * next_value - v[t];
-                if on(m, t) {
-                    last_gae = delta + gl * last_gae;
-                    next_value = v[t];
-                }
-                adv[t] = last_gae;
-                ret[t] = last_gae + v[t];
+            let Some(lens) = prefix_lens::<K, M>(m, t) else {
+                gae_rows_holes::<K, F, M>(r, v, m, adv, ret, t, g, gl);
+                return false;
+            };
+            lens_out.copy_from_slice(&lens);
+            for (k, a) in rows_of_mut::<K, _>(adv, t).into_iter().enumerate() {
+                carry_deltas(rr[k], vr[k], a, lens[k], g);
             }
+            // SAFETY: `carry_deltas` wrote each of the K rows in full.
+            let adv = unsafe { assume_init_mut(adv) };
+            chain::<K, F>(adv, t, lens.into_iter().max().unwrap_or(0), gl);
+            write_all(ret, adv.iter().zip(v).map(|(&a, &v)| a + v));
+            true
         }
         MaskedSteps::Zero => {
-            for t in (0..r.len()).rev() {
-                let on = if on(m, t) { F::one() } else { F::zero() };
-                let (rt, vt) = (on * r[t], on * v[t]);
-                let delta = rt + g * next_value - vt;
-                last_gae = delta + gl * last_gae;
-                next_value = vt;
-                adv[t] = last_gae;
-                ret[t] = last_gae + vt;
+            // `ret` holds the zeroed values until the chain has run
+            let (adv_rows, ret_rows) = (rows_of_mut::<K, _>(adv, t), rows_of_mut::<K, _>(ret, t));
+            for (k, (a, z)) in adv_rows.into_iter().zip(ret_rows).enumerate() {
+                zero_deltas(rr[k], vr[k], mr.map(|m| m[k]), a, z, g);
             }
+            // SAFETY: `zero_deltas` wrote each of the K rows of both in full.
+            let (adv, ret) = unsafe { (assume_init_mut(adv), assume_init_mut(ret)) };
+            chain::<K, F>(adv, t, t, gl);
+            ret.iter_mut().zip(adv.iter()).for_each(|(o, &a)| *o = a + *o);
+            record_lens::<K, M>(m, t, lens_out)
+        }
+    }
+}
+
+/// For paths that do not need the valid lengths themselves: records them when the rows are
+/// right-padded, so that a later re-mask can skip the mask.
+#[inline(always)]
+fn record_lens<const K: usize, M: MaskElem>(m: Option<&[M]>, t: usize, lens_out: &mut [usize]) -> bool {
+    match prefix_lens::<K, M>(m, t) {
+        Some(lens) => {
+            lens_out.copy_from_slice(&lens);
+            true
+        }
+        None => false,
+    }
+}
+
+/// verl's deltas of a right-padded row with `len` valid tokens, `r + g * v[i + 1] - v`, with the
+/// value after the last valid token 0; 0 on the padding (whose advantage stays 0).
+#[inline(always)]
+fn carry_deltas<F: Real>(r: &[F], v: &[F], out: &mut [MaybeUninit<F>], len: usize, g: F) {
+    let (body, pad) = out.split_at_mut(len);
+    if let Some(last) = len.checked_sub(1) {
+        let (inner, end) = body.split_at_mut(last);
+        write_all(inner, r[..last].iter().zip(&v[..last]).zip(&v[1..len]).map(|((&r, &v), &next)| r + g * next - v));
+        write_all(end, [r[last] + g * F::zero() - v[last]]);
+    }
+    write_all(pad, std::iter::repeat(F::zero()).take(r.len() - len));
+}
+
+/// OpenRLHF's deltas: rewards and values zeroed where the mask is 0 (by multiplication, so NaN
+/// stays NaN as in `x * mask`), `rz + g * vz[i + 1] - vz`, the value after the row 0. The zeroed
+/// values go to `vz`.
+#[inline(always)]
+fn zero_deltas<F: Real, M: MaskElem>(r: &[F], v: &[F], m: Option<&[M]>, out: &mut [MaybeUninit<F>], vz: &mut [MaybeUninit<F>], g: F) {
+    let flag = |m: M| if m.on() { F::one() } else { F::zero() };
+    let vz = match m {
+        Some(m) => write_all(vz, v.iter().zip(m).map(|(&v, &m)| flag(m) * v)),
+        None => write_all(vz, v.iter().copied()),
+    };
+    let Some(last) = r.len().checked_sub(1) else { return };
+    let (inner, end) = out.split_at_mut(last);
+    let rz_last = match m {
+        Some(m) => flag(m[last]) * r[last],
+        None => r[last],
+    };
+    match m {
+        Some(m) => write_all(inner, r.iter().zip(m).zip(vz.windows(2)).map(|((&r, &m), w)| flag(m) * r + g * w[1] - w[0])),
+        None => write_all(inner, r.iter().zip(vz.windows(2)).map(|(&r, w)| r + g * w[1] - w[0])),
+    };
+    write_all(end, [rz_last + g * F::zero() - vz[last]]);
+}
+
+/// `x[i] = x[i] + c * x[i + 1]` from token `len - 1` down to 0 in each of `K` rows of length `t`:
+/// the reference's `a = x + c * a` with `a` starting at 0, the rows' chains interleaved. Tokens
+/// from `len` on are left as they are.
+#[inline(always)]
+fn chain<const K: usize, F: Real>(rows: &mut [F], t: usize, len: usize, c: F) {
+    let rows = rows_of_mut::<K, F>(rows, t);
+    let mut acc = [F::zero(); K];
+    for i in (0..len).rev() {
+        // All of a step's loads before any of its stores: rows of 1024 floats are 4 KiB apart,
+        // so a load issued after a store to another row looks like it reads that store (4K
+        // aliasing) and waits for it.
+        let x: [F; K] = std::array::from_fn(|k| rows[k][i]);
+        for k in 0..K {
+            acc[k] = x[k] + c * acc[k];
+        }
+        for k in 0..K {
+            rows[k][i] = acc[k];
+        }
+    }
+}
+
+/// Step `i` of `K` rows: the two inputs and the mask flags.
+#[inline(always)]
+fn load<const K: usize, F: Real, M: MaskElem>(a: &[&[F]; K], b: &[&[F]; K], m: Option<&[&[M]; K]>, i: usize) -> ([F; K], [F; K], [bool; K]) {
+    (std::array::from_fn(|k| a[k][i]), std::array::from_fn(|k| b[k][i]), std::array::from_fn(|k| on(m.map(|m| m[k]), i)))
+}
+
+/// verl's GAE over `K` rows with any mask: the advantage and the next value pass over masked
+/// tokens unchanged. Rows interleaved in one loop; writes every element of `adv` and `ret`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gae_rows_holes<const K: usize, F: Real, M: MaskElem>(
+    r: &[F],
+    v: &[F],
+    m: Option<&[M]>,
+    adv: &mut [MaybeUninit<F>],
+    ret: &mut [MaybeUninit<F>],
+    t: usize,
+    g: F,
+    gl: F,
+) {
+    let (r, v) = (rows_of::<K, F>(r, t), rows_of::<K, F>(v, t));
+    let m = m.map(|m| rows_of::<K, M>(m, t));
+    let (adv, ret) = (rows_of_mut::<K, _>(adv, t), rows_of_mut::<K, _>(ret, t));
+    let (mut next_value, mut last_gae) = ([F::zero(); K], [F::zero(); K]);
+    for i in (0..t).rev() {
+        // loads before stores, as in `chain`
+        let (rt, vt, on): ([F; K], [F; K], [bool; K]) = load(&r, &v, m.as_ref(), i);
+        for k in 0..K {
+            let delta = rt[k] + g * next_value[k] - vt[k];
+            // selects, not a branch: the mask's edges would mispredict
+            last_gae[k] = if on[k] { delta + gl * last_gae[k] } else { last_gae[k] };
+            next_value[k] = if on[k] { vt[k] } else { next_value[k] };
+        }
+        for k in 0..K {
+            adv[k][i].write(last_gae[k]);
+            ret[k][i].write(last_gae[k] + vt[k]);
         }
     }
 }
@@ -149,45 +437,90 @@ pub fn discounted_returns<F: Real, M: MaskElem>(
     check_inputs(layout, &[("rewards", rewards)], mask)?;
     check_finite("gamma", gamma)?;
     let n = layout.len();
-    let mut out = vec![F::zero(); n];
+    let mut out = uninit::vec::<F>(n);
     let g = F::of(gamma);
-    let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
-    let moments = parallel::try_map(rows, n, #[inline(always)] |(row, out)| {
-        let span = layout.range(row);
+    let mut lens = vec![0; layout.rows()];
+    let items = groups(layout, &mut out, None, &mut lens);
+    let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: out, lens, .. }| {
         let r = &rewards[span.clone()];
         let m = mask.map(|m| &m[span.clone()]);
         check_row(m, span.start)?;
-        returns_row(r, m, out, g, steps);
-        if with_moments {
-            Ok(Moments::of_checked(out, m))
-        } else {
-            Ok(Moments::default())
-        }
+        let prefix = for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
+            let (r, m, out) = (&r[local.clone()], m.map(|m| &m[local.clone()]), &mut out[local]);
+            if lens.len() == INTERLEAVE {
+                returns_rows::<INTERLEAVE, F, M>(r, m, out, t, g, steps, lens)
+            } else {
+                returns_rows::<1, F, M>(r, m, out, t, g, steps, lens)
+            }
+        });
+        // SAFETY: the calls of `for_group` cover the group, and `returns_rows` writes all it is given.
+        let out = unsafe { assume_init_mut(out) };
+        Ok((if with_moments { group_moments(out, m, prefix.then_some(&*lens)) } else { Moments::default() }, prefix))
     })?;
-    Ok(ScanOut { first: out, second: Vec::new(), moments: Moments::merge_all(moments) })
+    // SAFETY: every group ran without error, so every element was written.
+    let out = unsafe { uninit::assume_init(out) };
+    let (moments, prefix): (Vec<Moments>, Vec<bool>) = parts.into_iter().unzip();
+    Ok(ScanOut { first: out, second: Vec::new(), moments: Moments::merge_all(moments), prefix_lens: all_prefix(lens, prefix) })
 }
 
-/// One row's discounted returns (see [`discounted_returns`]).
+/// Discounted returns (see [`discounted_returns`]) over `K` rows of length `t`; writes every
+/// element of `out`. The rewards that enter the chain (zeroed where verl skips or OpenRLHF
+/// zeroes) are one vectorised pass; the chain runs the rows interleaved. verl rows with holes
+/// in the mask take [`returns_rows_holes`].
 #[inline(always)]
-fn returns_row<F: Real, M: MaskElem>(r: &[F], m: Option<&[M]>, out: &mut [F], g: F, steps: MaskedSteps) {
-    let mut running = F::zero();
-    for t in (0..r.len()).rev() {
-        let on = on(m, t);
-        match steps {
-            MaskedSteps::Carry => {
-                if on {
-                    running = r[t] + g * running;
-                    out[t] = running;
-                } else {
-                    out[t] = F::zero();
-                }
+fn returns_rows<const K: usize, F: Real, M: MaskElem>(
+    r: &[F],
+    m: Option<&[M]>,
+    out: &mut [MaybeUninit<F>],
+    t: usize,
+    g: F,
+    steps: MaskedSteps,
+    lens_out: &mut [usize],
+) -> bool {
+    let (len, prefix) = match steps {
+        MaskedSteps::Carry => {
+            let Some(lens) = prefix_lens::<K, M>(m, t) else {
+                returns_rows_holes::<K, F, M>(r, m, out, t, g);
+                return false;
+            };
+            lens_out.copy_from_slice(&lens);
+            let rr = rows_of::<K, F>(r, t);
+            for (k, o) in rows_of_mut::<K, _>(out, t).into_iter().enumerate() {
+                let (body, pad) = o.split_at_mut(lens[k]);
+                write_all(body, rr[k][..lens[k]].iter().copied());
+                write_all(pad, std::iter::repeat(F::zero()).take(t - lens[k]));
             }
-            MaskedSteps::Zero => {
-                let rt = if on { r[t] } else { F::zero() * r[t] };
-                running = rt + g * running;
-                out[t] = running;
-            }
+            (lens.into_iter().max().unwrap_or(0), true)
+        }
+        MaskedSteps::Zero => {
+            match m {
+                Some(m) => write_all(out, r.iter().zip(m).map(|(&r, &m)| if m.on() { r } else { F::zero() * r })),
+                None => write_all(out, r.iter().copied()),
+            };
+            (t, record_lens::<K, M>(m, t, lens_out))
+        }
+    };
+    // SAFETY: both arms above wrote every element.
+    chain::<K, F>(unsafe { assume_init_mut(out) }, t, len, g);
+    prefix
+}
+
+/// verl's discounted returns over `K` rows with any mask: the running return passes over masked
+/// tokens, whose return is 0. Rows interleaved; writes every element of `out`.
+#[inline(always)]
+fn returns_rows_holes<const K: usize, F: Real, M: MaskElem>(r: &[F], m: Option<&[M]>, out: &mut [MaybeUninit<F>], t: usize, g: F) {
+    let r = rows_of::<K, F>(r, t);
+    let m = m.map(|m| rows_of::<K, M>(m, t));
+    let out = rows_of_mut::<K, _>(out, t);
+    let mut running = [F::zero(); K];
+    for i in (0..t).rev() {
+        // loads before stores, as in `chain`
+        let (rt, _, on): ([F; K], [F; K], [bool; K]) = load(&r, &r, m.as_ref(), i);
+        for k in 0..K {
+            running[k] = if on[k] { rt[k] + g * running[k] } else { running[k] };
+        }
+        for k in 0..K {
+            out[k][i].write(if on[k] { running[k] } else { F::zero() });
         }
     }
 }
-

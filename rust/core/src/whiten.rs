@@ -5,9 +5,12 @@
 //! sweep over memory.
 
 use crate::error::{CoreError, Result};
+use crate::layout::Layout;
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::{lane_sum, lane_sum_zip, Real};
+use crate::uninit::{self, write_all};
+use std::mem::MaybeUninit;
 
 /// Count, mean and sum of squared deviations of a set of values.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -29,24 +32,36 @@ impl Moments {
     }
 
     /// [`Moments::of`] for a mask that is already validated (the scans check each row first).
+    /// Sums are taken around the first selected value, so identical values give their value as
+    /// the mean and exactly zero spread (a plain sum of them need not divide back exactly).
     #[inline(always)]
     pub fn of_checked<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>) -> Self {
+        let first = match mask {
+            None => values.first(),
+            Some(mask) => mask.iter().position(|m| m.on()).map(|i| &values[i]),
+        };
+        let Some(shift) = first.map(|v| v.f64()) else { return Moments::default() };
         let (n, sum) = match mask {
-            None => (values.len(), lane_sum(values, |v| v.f64())),
+            None => (values.len(), lane_sum(values, |v| v.f64() - shift)),
             Some(mask) => {
                 let n = mask.iter().map(|m| m.on() as usize).sum::<usize>();
-                (n, lane_sum_zip(values, mask, |v, m| if m.on() { v.f64() } else { 0.0 }))
+                (n, lane_sum_zip(values, mask, |v, m| if m.on() { v.f64() - shift } else { 0.0 }))
             }
         };
-        if n == 0 {
-            return Moments::default();
-        }
-        let mean = sum / n as f64;
+        let mean = shift + sum / n as f64;
         let m2 = match mask {
             None => lane_sum(values, |v| (v.f64() - mean).powi(2)),
             Some(mask) => lane_sum_zip(values, mask, |v, m| if m.on() { (v.f64() - mean).powi(2) } else { 0.0 }),
         };
         Moments { n: n as f64, mean, m2 }
+    }
+
+    /// `n` copies of one value.
+    pub fn constant(value: f64, n: usize) -> Self {
+        if n == 0 {
+            return Moments::default();
+        }
+        Moments { n: n as f64, mean: value, m2: if value.is_finite() { 0.0 } else { f64::NAN } }
     }
 
     /// Chan et al.'s pairwise merge.
@@ -120,7 +135,8 @@ impl WhitenSpec {
         }
         let round = |x: f64| if self.f32_counts { x as f32 as f64 } else { x };
         let denom = round(m.n + self.count_eps);
-        let mean = m.mean * m.n / denom;
+        // `mean * n / n` need not give `mean` back in floating point: skip it when the eps vanished
+        let mean = if denom == m.n { m.mean } else { m.mean * m.n / denom };
         // Sum of squares around the (eps-shifted) mean the reference centres on.
         let m2 = m.m2 + m.n * (m.mean - mean).powi(2);
         let mut var = m2 / denom;
@@ -153,7 +169,7 @@ pub fn masked_moments<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>) ->
 }
 
 #[inline(always)]
-fn whiten_one<F: Real, M: MaskElem>(v: F, m: Option<M>, spec: &WhitenSpec, mean: F, rstd: F) -> F {
+pub(crate) fn whiten_one<F: Real, M: MaskElem>(v: F, m: Option<M>, spec: &WhitenSpec, mean: F, rstd: F) -> F {
     let mut w = (v - mean) * rstd;
     if !spec.shift_mean {
         w = w + mean;
@@ -167,10 +183,20 @@ fn whiten_one<F: Real, M: MaskElem>(v: F, m: Option<M>, spec: &WhitenSpec, mean:
     w
 }
 
+/// The mask as the whitening pass needs it: only to re-mask, so not read at all otherwise.
+fn remask_with<'m, M>(mask: Option<&'m [M]>, spec: &WhitenSpec) -> Option<&'m [M]> {
+    if spec.remask {
+        mask
+    } else {
+        None
+    }
+}
+
 /// Applies `(v - mean) * rstd` (plus the mean back, and the re-mask, as the spec says) in place.
 /// The mask must already be validated.
 pub fn apply_in_place<F: Real, M: MaskElem>(values: &mut [F], mask: Option<&[M]>, spec: &WhitenSpec, mean: f64, rstd: f64) {
     let (mean, rstd) = (F::of(mean), F::of(rstd));
+    let mask = remask_with(mask, spec);
     let n = values.len();
     let chunks: Vec<(usize, &mut [F])> = values.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
     let _ = parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
@@ -186,6 +212,47 @@ pub fn apply_in_place<F: Real, M: MaskElem>(values: &mut [F], mask: Option<&[M]>
     });
 }
 
+/// [`apply_in_place`] into a new array, leaving `values` as they are. The mask must already be
+/// validated.
+pub fn apply<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, spec: &WhitenSpec, mean: f64, rstd: f64) -> Vec<F> {
+    let (mean, rstd) = (F::of(mean), F::of(rstd));
+    let mask = remask_with(mask, spec);
+    let n = values.len();
+    let mut out = uninit::vec::<F>(n);
+    let chunks: Vec<(usize, &mut [MaybeUninit<F>])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
+    let _ = parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
+        let v = &values[start..start + chunk.len()];
+        match mask {
+            Some(m) => {
+                let m = &m[start..start + chunk.len()];
+                write_all(chunk, v.iter().zip(m).map(|(&x, &k)| whiten_one(x, Some(k), spec, mean, rstd)))
+            }
+            None => write_all(chunk, v.iter().map(|&x| whiten_one::<F, M>(x, None, spec, mean, rstd))),
+        };
+        Ok(())
+    });
+    // SAFETY: the chunks cover `out` and each was written in full (the closure cannot fail).
+    unsafe { uninit::assume_init(out) }
+}
+
+/// [`apply`] with the mask given as each row's valid length (its mask ones, then zeros), so that
+/// re-masking reads no mask.
+pub fn apply_prefix<F: Real>(values: &[F], layout: &Layout, lens: &[usize], spec: &WhitenSpec, mean: f64, rstd: f64) -> Vec<F> {
+    let (mean, rstd) = (F::of(mean), F::of(rstd));
+    let n = values.len();
+    let mut out = uninit::vec::<F>(n);
+    let rows: Vec<_> = layout.split_mut(&mut out).into_iter().zip(lens).enumerate().collect();
+    let _ = parallel::try_for_each(rows, n, #[inline(always)] |(row, (out, &len))| {
+        let v = &values[layout.range(row)];
+        let (on, off) = out.split_at_mut(len);
+        write_all(on, v[..len].iter().map(|&x| whiten_one(x, Some(true), spec, mean, rstd)));
+        write_all(off, v[len..].iter().map(|&x| whiten_one(x, Some(false), spec, mean, rstd)));
+        Ok(())
+    });
+    // SAFETY: the rows cover `out` and each was written in full (the closure cannot fail).
+    unsafe { uninit::assume_init(out) }
+}
+
 /// Whitens `values` over the tokens the mask selects, into a new array.
 pub fn masked_whiten<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, spec: &WhitenSpec) -> Result<Vec<F>> {
     if values.is_empty() {
@@ -193,21 +260,6 @@ pub fn masked_whiten<F: Real, M: MaskElem>(values: &[F], mask: Option<&[M]>, spe
     }
     let moments = masked_moments(values, mask)?;
     let (mean, rstd) = spec.params(moments)?;
-    let (mean, rstd) = (F::of(mean), F::of(rstd));
-    let mut out = vec![F::zero(); values.len()];
-    let n = values.len();
-    let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
-    parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
-        let v = &values[start..start + chunk.len()];
-        match mask {
-            Some(m) => {
-                // validated by masked_moments above
-                let m = &m[start..start + chunk.len()];
-                chunk.iter_mut().zip(v).zip(m).for_each(|((o, &x), &k)| *o = whiten_one(x, Some(k), spec, mean, rstd));
-            }
-            None => chunk.iter_mut().zip(v).for_each(|(o, &x)| *o = whiten_one::<F, M>(x, None, spec, mean, rstd)),
-        }
-        Ok(())
-    })?;
-    Ok(out)
+    // the mask was validated by masked_moments
+    Ok(apply(values, mask, spec, mean, rstd))
 }

@@ -78,9 +78,7 @@ pub fn gae<'py>(
         let out = with_mask!(m, |ms| detach(py, || {
             let mut out = scan::gae(rs, vs, ms, &lay, gamma, lam, mode, whiten.is_some())?;
             if let Some(t) = whiten {
-                let s = spec(t);
-                let (mean, rstd) = s.params(out.moments)?;
-                whiten::apply_in_place(&mut out.first, ms, &s, mean, rstd);
+                out.whiten_first(ms, &spec(t))?;
             }
             Ok(out)
         }))?;
@@ -108,16 +106,7 @@ pub fn discounted_returns<'py>(
         let lay = layout("rewards", &shape, off, rs.len())?;
         let (returns, whitened) = with_mask!(m, |ms| detach(py, || {
             let out = scan::discounted_returns(rs, ms, &lay, gamma, mode, whiten.is_some())?;
-            let whitened = match whiten {
-                None => None,
-                Some(t) => {
-                    let s = spec(t);
-                    let (mean, rstd) = s.params(out.moments)?;
-                    let mut w: Vec<F> = out.first.clone();
-                    whiten::apply_in_place(&mut w, ms, &s, mean, rstd);
-                    Some(w)
-                }
-            };
+            let whitened = whiten.map(|t| out.whitened_first(ms, &lay, &spec(t))).transpose()?;
             Ok((out.first, whitened))
         }))?;
         let whitened = whitened.map(|w| shaped(py, w, &shape)).transpose()?;
@@ -293,15 +282,8 @@ pub fn broadcast_rows<'py>(
     let n: usize = shape.iter().product();
     with_floats!(s, |ss: F| {
         let lay = layout("response_mask", &shape, off, n)?;
-        let out = with_mask!(m, |ms| detach(py, || {
-            let mut out = outcome::broadcast_rows(ss, ms, &lay)?;
-            if let Some(t) = whiten {
-                let sp = spec(t);
-                let (mean, rstd) = sp.params(whiten::masked_moments(&out, ms)?)?;
-                whiten::apply_in_place(&mut out, ms, &sp, mean, rstd);
-            }
-            Ok(out)
-        }))?;
+        let sp = whiten.map(spec);
+        let out = with_mask!(m, |ms| detach(py, || outcome::broadcast_rows(ss, ms, &lay, sp.as_ref())))?;
         shaped(py, out, &shape)
     })
 }

@@ -12,6 +12,18 @@ mod shaping;
 
 use pyo3::prelude::*;
 
+/// Kernels return large fresh arrays on every call; this allocator keeps a few freed large
+/// blocks for reuse instead of letting them be unmapped and page-faulted in again (see
+/// `rewardlab_core::retain`).
+#[global_allocator]
+static ALLOCATOR: rewardlab_core::retain::RetainingAllocator = rewardlab_core::retain::RetainingAllocator;
+
+/// Returns the large blocks kept for reuse to the system (at most 256 MiB are ever kept).
+#[pyfunction]
+fn release_buffers() {
+    rewardlab_core::retain::release()
+}
+
 /// "release" or "debug": benchmarks refuse to time a debug build.
 #[pyfunction]
 fn build_profile() -> &'static str {
@@ -40,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build_profile, m)?)?;
     m.add_function(wrap_pyfunction!(set_parallel, m)?)?;
     m.add_function(wrap_pyfunction!(is_parallel, m)?)?;
+    m.add_function(wrap_pyfunction!(release_buffers, m)?)?;
     credit::register(m)?;
     ensemble::register(m)?;
     shaping::register(m)?;
