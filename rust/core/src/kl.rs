@@ -4,6 +4,8 @@
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use crate::real::Real;
+use crate::uninit::{self, write_all};
+use std::mem::MaybeUninit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KlEstimator {
@@ -59,7 +61,7 @@ fn kl_one<F: Real>(logp: F, reference: F, est: KlEstimator, clamp: KlClamp) -> F
             }
             KlClamp::Verl => {
                 let kl = (reference - logp).clamp_nan(-twenty, twenty);
-                (kl.exp_vec() - kl) - F::one()
+                (kl.exp_vec_in_range() - kl) - F::one()
             }
             KlClamp::None => {
                 let kl = reference - logp;
@@ -89,26 +91,25 @@ pub fn kl_penalty<F: Real>(logprob: &[F], ref_logprob: &[F], est: KlEstimator, c
     }
     const CHUNK: usize = 1 << 14;
     let n = logprob.len();
-    let mut out = vec![F::zero(); n];
-    let chunks: Vec<(usize, &mut [F])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
+    let mut out = uninit::vec::<F>(n);
+    let chunks: Vec<(usize, &mut [MaybeUninit<F>])> = out.chunks_mut(CHUNK).enumerate().map(|(i, c)| (i * CHUNK, c)).collect();
     parallel::try_for_each(chunks, n, #[inline(always)] |(start, chunk)| {
         let end = start + chunk.len();
         fill(chunk, &logprob[start..end], &ref_logprob[start..end], est, clamp);
         Ok(())
     })?;
-    Ok(out)
+    // SAFETY: the chunks cover `out` and `fill` writes each in full.
+    Ok(unsafe { uninit::assume_init(out) })
 }
 
 /// One loop per (estimator, clamp) pair, so that each loop body is branch-free and vectorises
 /// (with `exp_vec`) instead of re-deciding the estimator per element.
 #[inline(always)]
-fn fill<F: Real>(out: &mut [F], logp: &[F], reference: &[F], est: KlEstimator, clamp: KlClamp) {
+fn fill<F: Real>(out: &mut [MaybeUninit<F>], logp: &[F], reference: &[F], est: KlEstimator, clamp: KlClamp) {
     macro_rules! run {
-        ($e:expr, $c:expr) => {
-            for ((o, &a), &b) in out.iter_mut().zip(logp).zip(reference) {
-                *o = kl_one(a, b, $e, $c);
-            }
-        };
+        ($e:expr, $c:expr) => {{
+            write_all(out, logp.iter().zip(reference).map(|(&a, &b)| kl_one(a, b, $e, $c)));
+        }};
     }
     use KlClamp as C;
     use KlEstimator as E;

@@ -14,13 +14,21 @@ pub trait Real: Float + Send + Sync + Debug + 'static {
         self.exp()
     }
 
+    /// [`Real::exp_vec`] for arguments known to lie in `[-80, 80]` or to be NaN.
+    #[inline(always)]
+    fn exp_vec_in_range(self) -> Self {
+        self.exp_vec()
+    }
+
     /// `torch.clamp` semantics: NaN stays NaN (`f32::max` would replace it by the bound).
     #[inline(always)]
     fn clamp_nan(self, lo: Self, hi: Self) -> Self {
-        if self.is_nan() {
-            self
+        // two compare-selects; a comparison with NaN is false, so NaN passes through both
+        let x = if self < lo { lo } else { self };
+        if x > hi {
+            hi
         } else {
-            self.max(lo).min(hi)
+            x
         }
     }
 }
@@ -38,6 +46,10 @@ impl Real for f32 {
     fn exp_vec(self) -> Self {
         exp_f32(self)
     }
+    #[inline(always)]
+    fn exp_vec_in_range(self) -> Self {
+        exp_f32_in_range(self)
+    }
 }
 
 /// Branch-free `expf` (Cephes' range reduction and polynomial, about 1 ulp on the normal
@@ -45,26 +57,14 @@ impl Real for f32 {
 /// library call is what kept the KL kernels behind torch's vectorised `exp`. Overflow gives
 /// `+inf`, results below the normal range flush to 0, NaN stays NaN.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // Cephes' constants, as published
 pub fn exp_f32(x: f32) -> f32 {
     const HI: f32 = 88.722_83; // ln(f32::MAX)
     const LO: f32 = -87.336_55; // ln(f32::MIN_POSITIVE)
-    let xc = x.clamp(LO, HI);
-    // round to nearest by the 1.5·2^23 trick, not f32::round: that is a call into compiler
-    // builtins on baseline x86-64 and kept the loop scalar
-    const SHIFT: f32 = 12_582_912.0;
-    let shifted = xc * std::f32::consts::LOG2_E + SHIFT;
-    let n = shifted - SHIFT;
-    let r = (xc - n * 0.693_359_4) + n * 2.121_944_4e-4; // ln 2 split in two for an exact r
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
-        + 5.000_000_1e-1;
-    let p = p * r * r + r + 1.0;
-    // 2^n from exponent bits, in two halves: after the clamp n lies in -126..=128, and 2^128 or
-    // a subnormal 2^n cannot be built in one step. The integer n is read from the shifted
-    // float's low mantissa bits: `n as i32` saturates, which x86 can only do one lane at a time.
-    let n = shifted.to_bits() as i32 - SHIFT.to_bits() as i32;
+    let (p, n) = exp_parts(x.clamp(LO, HI));
+    // 2^n in two halves: after the clamp n lies in -126..=128, and 2^128 or a subnormal 2^n
+    // cannot be built in one step
     let (a, b) = (n >> 1, n - (n >> 1));
-    let y = p * f32::from_bits(((a + 127) as u32) << 23) * f32::from_bits(((b + 127) as u32) << 23);
+    let y = p * pow2(a) * pow2(b);
     let y = if x > HI { f32::INFINITY } else { y };
     let y = if x < LO { 0.0 } else { y };
     if x.is_nan() {
@@ -72,6 +72,39 @@ pub fn exp_f32(x: f32) -> f32 {
     } else {
         y
     }
+}
+
+/// [`exp_f32`] for `x` known to lie in `[-80, 80]` or to be NaN (the KL kernels clamp first):
+/// no range clamps or selects, and `2^n` in one step. The same bits as `exp_f32` there; NaN
+/// propagates through the arithmetic.
+#[inline(always)]
+pub fn exp_f32_in_range(x: f32) -> f32 {
+    let (p, n) = exp_parts(x);
+    p * pow2(n)
+}
+
+/// `p(r)` and `n` of `exp(x) = 2^n · p(r)`, for `x` within the normal range.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn exp_parts(x: f32) -> (f32, i32) {
+    // round to nearest by the 1.5·2^23 trick, not f32::round: that is a call into compiler
+    // builtins on baseline x86-64 and kept the loop scalar
+    const SHIFT: f32 = 12_582_912.0;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
+    let r = (x - n * 0.693_359_4) + n * 2.121_944_4e-4; // ln 2 split in two for an exact r
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
+        + 5.000_000_1e-1;
+    let p = p * r * r + r + 1.0;
+    // The integer n from the shifted float's low mantissa bits: `n as i32` saturates, which x86
+    // can only do one lane at a time.
+    (p, shifted.to_bits() as i32 - SHIFT.to_bits() as i32)
+}
+
+/// `2^n` for `n` in `-126..=127`, from exponent bits.
+#[inline(always)]
+fn pow2(n: i32) -> f32 {
+    f32::from_bits(((n + 127) as u32) << 23)
 }
 
 impl Real for f64 {
@@ -140,6 +173,17 @@ mod tests {
         assert_eq!(exp_f32(-88.0), 0.0);
         assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
         assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn exp_in_range_equals_exp_f32_on_its_range() {
+        let mut x = -80.0f32;
+        while x <= 80.0 {
+            assert_eq!(exp_f32_in_range(x).to_bits(), exp_f32(x).to_bits(), "x = {x}");
+            x += 0.000_917;
+        }
+        assert!(exp_f32_in_range(f32::NAN).is_nan());
+        assert!(exp_f32_in_range(-f32::NAN).is_nan());
     }
 
     #[test]
