@@ -7,7 +7,10 @@ rewardlab, of each reference (verl 0.9.1 loop and vectorised versions, OpenRLHF 
 the physical floor.
 Ratios: speed-up of rewardlab over each reference, and rewardlab's time over the copy floor.
 
-    python benches/bench_credit.py [--reps N] [--json FILE]
+    python benches/bench_credit.py [--reps N] [--runs N] [--json FILE] [--glibc-defaults]
+
+The references' torch allocations run with glibc told to keep freed memory (KEEP_MEMORY below),
+as rewardlab's own outputs do; --glibc-defaults times both with glibc's defaults instead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import types
 import uuid
@@ -94,12 +98,25 @@ def cases(d, verl, orl, trl_block):
     return rows
 
 
+# glibc returns freed multi-MiB blocks to the system depending on adaptive thresholds, and the
+# next allocation then page-faults in again (~0.5 ms per 4 MiB), so a reference's timing swung
+# up to 10x between runs. rewardlab's own outputs reuse kept blocks (rewardlab_core::retain);
+# these settings give the references' torch allocations the same treatment, so that both sides
+# are timed on memory that stays mapped (as PyTorch's CPU performance guide advises).
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=1, help="repeat the whole table and report per-entry medians")
     ap.add_argument("--sizes", default="1024x1024,256x8192")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--glibc-defaults", action="store_true", help="do not set KEEP_MEMORY for the references")
     args = ap.parse_args()
+    if not args.glibc_defaults and any(os.environ.get(k) != v for k, v in KEEP_MEMORY.items()):
+        # glibc reads these at start-up only
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **KEEP_MEMORY})
     require_release()
     torch.set_num_threads(os.cpu_count() or 1)
     import reference_stacks as refs
@@ -117,30 +134,39 @@ def main():
         trl_block = None
 
     machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    print(f"rewardlab credit benchmark: median of {args.reps} runs, float32, groups of {GROUP}; {machine}")
+    memory = "glibc defaults" if args.glibc_defaults else "glibc keeping freed memory for both sides"
+    print(f"rewardlab credit benchmark: medians of {args.reps} calls, over {args.runs} run(s), float32, groups of {GROUP}; {memory}; {machine}")
+    batches = {size: make_batch(*(int(x) for x in size.split("x"))) for size in args.sizes.split(",")}
+    # times[(size, kernel)] = {"rewardlab": [...], "copy": [...], ref_name: [...]}, one entry per run
+    times: dict = {}
+    for _ in range(args.runs):
+        for size, d in batches.items():
+            for name, ours, references, floor in cases(d, verl, orl, trl_block):
+                entry = times.setdefault((size, name), {})
+                entry.setdefault("rewardlab", []).append(median_ms(ours, args.reps))
+                entry.setdefault("copy", []).append(median_ms(floor, args.reps))
+                for ref_name, ref in references.items():
+                    reps = max(3, args.reps // 2) if "loop" in ref_name else args.reps
+                    entry.setdefault(ref_name, []).append(median_ms(ref, reps))
+
     header = f"{'kernel':<28} {'B x T':>11} {'rewardlab ms':>12} {'reference':>16} {'ref ms':>10} {'speed-up':>9} {'copy ms':>9} {'/copy':>6}"
     print(header)
     print("-" * len(header))
     results = []
-    for size in args.sizes.split(","):
-        b, t = (int(x) for x in size.split("x"))
-        d = make_batch(b, t)
-        for name, ours, references, floor in cases(d, verl, orl, trl_block):
-            ours_ms = median_ms(ours, args.reps)
-            floor_ms = median_ms(floor, args.reps)
-            for i, (ref_name, ref) in enumerate(references.items()):
-                reps = max(3, args.reps // 2) if "loop" in ref_name else args.reps
-                ref_ms = median_ms(ref, reps)
-                first = i == 0
-                print(f"{name if first else '':<28} {size if first else '':>11} {f'{ours_ms:.2f}' if first else '':>12} "
-                      f"{ref_name:>16} {ref_ms:>10.2f} {ref_ms / ours_ms:>8.1f}x {f'{floor_ms:.2f}' if first else '':>9} "
-                      f"{f'{ours_ms / floor_ms:.1f}' if first else '':>6}")
-                results.append({"kernel": name, "size": size, "rewardlab_ms": ours_ms, "reference": ref_name,
-                                "reference_ms": ref_ms, "speedup": ref_ms / ours_ms, "copy_ms": floor_ms,
-                                "over_copy": ours_ms / floor_ms})
+    for (size, name), entry in times.items():
+        ours_ms, floor_ms = statistics.median(entry["rewardlab"]), statistics.median(entry["copy"])
+        for i, ref_name in enumerate(k for k in entry if k not in ("rewardlab", "copy")):
+            ref_ms = statistics.median(entry[ref_name])
+            first = i == 0
+            print(f"{name if first else '':<28} {size if first else '':>11} {f'{ours_ms:.2f}' if first else '':>12} "
+                  f"{ref_name:>16} {ref_ms:>10.2f} {ref_ms / ours_ms:>8.1f}x {f'{floor_ms:.2f}' if first else '':>9} "
+                  f"{f'{ours_ms / floor_ms:.1f}' if first else '':>6}")
+            results.append({"kernel": name, "size": size, "rewardlab_ms": ours_ms, "reference": ref_name,
+                            "reference_ms": ref_ms, "speedup": ref_ms / ours_ms, "copy_ms": floor_ms,
+                            "over_copy": ours_ms / floor_ms, "runs": {k: v for k, v in entry.items()}})
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "results": results}, f, indent=1)
+            json.dump({"machine": machine, "memory": memory, "runs": args.runs, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -150,19 +150,16 @@ fn groups<'b, F>(layout: &Layout, first: &'b mut [MaybeUninit<F>], second: Optio
 
 /// Calls `scan(local_range, row_length, lens)` for one group of rows: once over the whole group
 /// when it holds `INTERLEAVE` rows, else once per row. `local_range` is relative to the group's
-/// span; together the calls cover it. `scan` returns whether its rows are right-padded, having
-/// written their valid lengths to `lens` (one per row); so does `for_group`, for all of them.
+/// span, and together the calls cover it; `lens` are the valid lengths of the rows scanned.
 #[inline(always)]
-fn for_group(layout: &Layout, rows: &Range<usize>, lens: &mut [usize], mut scan: impl FnMut(Range<usize>, usize, &mut [usize]) -> bool) -> bool {
+fn for_group(layout: &Layout, rows: &Range<usize>, lens: &mut [usize], mut scan: impl FnMut(Range<usize>, usize, &mut [usize])) {
     let t = layout.range(rows.start).len();
     if rows.len() == INTERLEAVE {
         scan(0..INTERLEAVE * t, t, lens)
     } else {
-        let mut prefix = true;
         for j in 0..rows.len() {
-            prefix &= scan(j * t..(j + 1) * t, t, &mut lens[j..j + 1]);
+            scan(j * t..(j + 1) * t, t, &mut lens[j..j + 1]);
         }
-        prefix
     }
 }
 
@@ -173,8 +170,12 @@ fn group_moments<F: Real, M: MaskElem>(out: &[F], mask: Option<&[M]>, lens: Opti
     match lens {
         Some(lens) if !lens.is_empty() => {
             let t = out.len() / lens.len();
-            let rows = out.chunks_exact(t.max(1)).zip(lens);
-            Moments::merge_all(rows.map(|(row, &len)| Moments::of_checked::<F, bool>(&row[..len], None)))
+            // a plain loop: `merge_all` over a mapped zip was left out of line, at baseline width
+            let mut acc = Moments::default();
+            for (j, &len) in lens.iter().enumerate() {
+                acc = acc.merge(Moments::of_checked::<F, bool>(&out[j * t..j * t + len], None));
+            }
+            acc
         }
         _ => Moments::of_checked(out, mask),
     }
@@ -202,16 +203,40 @@ fn rows_of_mut<const K: usize, T>(data: &mut [T], t: usize) -> [&mut [T]; K] {
     })
 }
 
-/// Each row's valid length when every one of the `K` rows is right-padded (its mask ones, then
-/// zeros: the common case), `None` if any has a hole. No mask: full rows.
+/// One pass over a row's mask: whether every value is 0 or 1, how many are 1, and whether the
+/// ones come first (right padding). Validation, count and shape in one read of the mask, which
+/// for verl's int64 masks is the largest array a scan touches.
 #[inline(always)]
-fn prefix_lens<const K: usize, M: MaskElem>(m: Option<&[M]>, t: usize) -> Option<[usize; K]> {
-    let Some(m) = m else { return Some([t; K]) };
-    let rows = rows_of::<K, M>(m, t);
-    let lens: [usize; K] = std::array::from_fn(|k| rows[k].iter().map(|x| x.on() as usize).sum());
-    // folds, not `all`: `all` is a `try_fold` the compiler left out of line, at baseline width
-    let prefix = (0..K).fold(true, |ok, k| ok & rows[k][..lens[k]].iter().fold(true, |ok, x| ok & x.on()));
-    prefix.then_some(lens)
+fn mask_summary<M: MaskElem>(m: &[M]) -> (bool, usize, bool) {
+    let Some(first) = m.first() else { return (true, 0, true) };
+    let (mut valid, mut count, mut rising) = (first.is_valid(), first.on() as usize, false);
+    for (a, b) in m.iter().zip(&m[1..]) {
+        valid &= b.is_valid();
+        count += b.on() as usize;
+        rising |= !a.on() & b.on();
+    }
+    (valid, count, !rising)
+}
+
+/// Validates a group's mask and writes each row's valid length to `lens`; returns whether every
+/// row is right-padded. No mask: full rows.
+#[inline(always)]
+fn summarize_group<M: MaskElem>(mask: Option<&[M]>, rows: usize, t: usize, flat: usize, lens: &mut [usize]) -> Result<bool> {
+    let Some(m) = mask else {
+        lens.iter_mut().for_each(|l| *l = t);
+        return Ok(true);
+    };
+    let (mut valid, mut prefix) = (true, true);
+    for (j, len) in lens.iter_mut().enumerate().take(rows) {
+        let (v, count, p) = mask_summary(&m[j * t..(j + 1) * t]);
+        valid &= v;
+        prefix &= p;
+        *len = count;
+    }
+    if !valid {
+        check_row(mask, flat)?; // names the first bad value
+    }
+    Ok(prefix)
 }
 
 /// Generalised advantage estimation. Returns advantages (unwhitened) and returns
@@ -240,14 +265,16 @@ pub fn gae<F: Real, M: MaskElem>(
     let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: adv, second: ret, lens }| {
         let (r, v) = (&rewards[span.clone()], &values[span.clone()]);
         let m = mask.map(|m| &m[span.clone()]);
-        check_row(m, span.start)?;
-        let prefix = for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
+        let t = layout.range(rows.start).len();
+        let prefix = summarize_group(m, rows.len(), t, span.start, lens)?;
+        for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
             let (r, v, m) = (&r[local.clone()], &v[local.clone()], m.map(|m| &m[local.clone()]));
             let (adv, ret) = (&mut adv[local.clone()], &mut ret[local]);
+            let known = prefix.then_some(&*lens);
             if lens.len() == INTERLEAVE {
-                gae_rows::<INTERLEAVE, F, M>(r, v, m, adv, ret, t, g, gl, steps, lens)
+                gae_rows::<INTERLEAVE, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
             } else {
-                gae_rows::<1, F, M>(r, v, m, adv, ret, t, g, gl, steps, lens)
+                gae_rows::<1, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
             }
         });
         // SAFETY: the calls of `for_group` cover the group, and `gae_rows` writes all it is given.
@@ -277,17 +304,15 @@ fn gae_rows<const K: usize, F: Real, M: MaskElem>(
     g: F,
     gl: F,
     steps: MaskedSteps,
-    lens_out: &mut [usize],
-) -> bool {
+    prefix_lens: Option<&[usize]>,
+) {
     let (rr, vr) = (rows_of::<K, F>(r, t), rows_of::<K, F>(v, t));
     let mr = m.map(|m| rows_of::<K, M>(m, t));
     match steps {
         MaskedSteps::Carry => {
-            let Some(lens) = prefix_lens::<K, M>(m, t) else {
-                gae_rows_holes::<K, F, M>(r, v, m, adv, ret, t, g, gl);
-                return false;
+            let Some(lens) = prefix_lens.map(|l| std::array::from_fn::<usize, K, _>(|k| l[k])) else {
+                return gae_rows_holes::<K, F, M>(r, v, m, adv, ret, t, g, gl);
             };
-            lens_out.copy_from_slice(&lens);
             for (k, a) in rows_of_mut::<K, _>(adv, t).into_iter().enumerate() {
                 carry_deltas(rr[k], vr[k], a, lens[k], g);
             }
@@ -295,7 +320,6 @@ fn gae_rows<const K: usize, F: Real, M: MaskElem>(
             let adv = unsafe { assume_init_mut(adv) };
             chain::<K, F>(adv, t, lens.into_iter().max().unwrap_or(0), gl);
             write_all(ret, adv.iter().zip(v).map(|(&a, &v)| a + v));
-            true
         }
         MaskedSteps::Zero => {
             // `ret` holds the zeroed values until the chain has run
@@ -307,21 +331,7 @@ fn gae_rows<const K: usize, F: Real, M: MaskElem>(
             let (adv, ret) = unsafe { (assume_init_mut(adv), assume_init_mut(ret)) };
             chain::<K, F>(adv, t, t, gl);
             ret.iter_mut().zip(adv.iter()).for_each(|(o, &a)| *o = a + *o);
-            record_lens::<K, M>(m, t, lens_out)
         }
-    }
-}
-
-/// For paths that do not need the valid lengths themselves: records them when the rows are
-/// right-padded, so that a later re-mask can skip the mask.
-#[inline(always)]
-fn record_lens<const K: usize, M: MaskElem>(m: Option<&[M]>, t: usize, lens_out: &mut [usize]) -> bool {
-    match prefix_lens::<K, M>(m, t) {
-        Some(lens) => {
-            lens_out.copy_from_slice(&lens);
-            true
-        }
-        None => false,
     }
 }
 
@@ -444,13 +454,15 @@ pub fn discounted_returns<F: Real, M: MaskElem>(
     let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: out, lens, .. }| {
         let r = &rewards[span.clone()];
         let m = mask.map(|m| &m[span.clone()]);
-        check_row(m, span.start)?;
-        let prefix = for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
+        let t = layout.range(rows.start).len();
+        let prefix = summarize_group(m, rows.len(), t, span.start, lens)?;
+        for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
             let (r, m, out) = (&r[local.clone()], m.map(|m| &m[local.clone()]), &mut out[local]);
+            let known = prefix.then_some(&*lens);
             if lens.len() == INTERLEAVE {
-                returns_rows::<INTERLEAVE, F, M>(r, m, out, t, g, steps, lens)
+                returns_rows::<INTERLEAVE, F, M>(r, m, out, t, g, steps, known)
             } else {
-                returns_rows::<1, F, M>(r, m, out, t, g, steps, lens)
+                returns_rows::<1, F, M>(r, m, out, t, g, steps, known)
             }
         });
         // SAFETY: the calls of `for_group` cover the group, and `returns_rows` writes all it is given.
@@ -464,9 +476,9 @@ pub fn discounted_returns<F: Real, M: MaskElem>(
 }
 
 /// Discounted returns (see [`discounted_returns`]) over `K` rows of length `t`; writes every
-/// element of `out`. The rewards that enter the chain (zeroed where verl skips or OpenRLHF
-/// zeroes) are one vectorised pass; the chain runs the rows interleaved. verl rows with holes
-/// in the mask take [`returns_rows_holes`].
+/// element of `out`. Right-padded verl rows run the chain straight from the rewards; OpenRLHF
+/// rows first zero their masked rewards in one vectorised pass. verl rows with holes in the
+/// mask take [`returns_rows_holes`].
 #[inline(always)]
 fn returns_rows<const K: usize, F: Real, M: MaskElem>(
     r: &[F],
@@ -475,34 +487,47 @@ fn returns_rows<const K: usize, F: Real, M: MaskElem>(
     t: usize,
     g: F,
     steps: MaskedSteps,
-    lens_out: &mut [usize],
-) -> bool {
-    let (len, prefix) = match steps {
-        MaskedSteps::Carry => {
-            let Some(lens) = prefix_lens::<K, M>(m, t) else {
-                returns_rows_holes::<K, F, M>(r, m, out, t, g);
-                return false;
-            };
-            lens_out.copy_from_slice(&lens);
-            let rr = rows_of::<K, F>(r, t);
-            for (k, o) in rows_of_mut::<K, _>(out, t).into_iter().enumerate() {
-                let (body, pad) = o.split_at_mut(lens[k]);
-                write_all(body, rr[k][..lens[k]].iter().copied());
-                write_all(pad, std::iter::repeat(F::zero()).take(t - lens[k]));
-            }
-            (lens.into_iter().max().unwrap_or(0), true)
-        }
+    prefix_lens: Option<&[usize]>,
+) {
+    match steps {
+        MaskedSteps::Carry => match prefix_lens {
+            Some(l) => chain_from::<K, F>(r, out, t, std::array::from_fn(|k| l[k]), g),
+            None => returns_rows_holes::<K, F, M>(r, m, out, t, g),
+        },
         MaskedSteps::Zero => {
             match m {
                 Some(m) => write_all(out, r.iter().zip(m).map(|(&r, &m)| if m.on() { r } else { F::zero() * r })),
                 None => write_all(out, r.iter().copied()),
             };
-            (t, record_lens::<K, M>(m, t, lens_out))
+            // SAFETY: written in full just above.
+            chain::<K, F>(unsafe { assume_init_mut(out) }, t, t, g);
         }
-    };
-    // SAFETY: both arms above wrote every element.
-    chain::<K, F>(unsafe { assume_init_mut(out) }, t, len, g);
-    prefix
+    }
+}
+
+/// [`chain`] reading `x` from `src` and writing to `out`, for right-padded rows of valid
+/// lengths `lens`: tokens past a row's length count as 0, so their output is 0 (verl's return
+/// on padding). Saves the pass that would copy the rewards into `out` first. Writes every
+/// element of `out`.
+#[inline(always)]
+fn chain_from<const K: usize, F: Real>(src: &[F], out: &mut [MaybeUninit<F>], t: usize, lens: [usize; K], c: F) {
+    let longest = lens.into_iter().max().unwrap_or(0);
+    let src = rows_of::<K, F>(src, t);
+    let out = rows_of_mut::<K, _>(out, t);
+    let mut acc = [F::zero(); K];
+    for i in (0..longest).rev() {
+        // loads before stores, as in `chain`
+        let x: [F; K] = std::array::from_fn(|k| if i < lens[k] { src[k][i] } else { F::zero() });
+        for k in 0..K {
+            acc[k] = x[k] + c * acc[k];
+        }
+        for k in 0..K {
+            out[k][i].write(acc[k]);
+        }
+    }
+    for o in out {
+        write_all(&mut o[longest..], std::iter::repeat(F::zero()).take(t - longest));
+    }
 }
 
 /// verl's discounted returns over `K` rows with any mask: the running return passes over masked

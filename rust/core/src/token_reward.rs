@@ -7,6 +7,7 @@ use crate::layout::Layout;
 use crate::mask::{check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
+use crate::uninit::{self, write_all};
 
 /// `out[i, t] = [t == last valid token of row i] * clip(r[i]) + (-kl_coef) * kl[i, t]`.
 /// A row with no valid token receives its reward on its last position, as OpenRLHF's argmax does.
@@ -29,16 +30,14 @@ pub fn place_outcome_reward<F: Real, M: MaskElem>(
     check_finite("kl_coef", kl_coef)?;
     let coef = F::of(-kl_coef.max(0.0));
     let n = layout.len();
-    let mut out = vec![F::zero(); n];
+    let mut out = uninit::vec::<F>(n);
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
     parallel::try_for_each(rows, n, #[inline(always)] |(row, out)| {
         let span = layout.range(row);
         let m = &mask[span.clone()];
         check_mask("action_mask", m, span.start)?;
         let last = m.iter().rposition(|k| k.on());
-        for (o, k) in out.iter_mut().zip(&kl[span.clone()]) {
-            *o = coef * *k;
-        }
+        let out = write_all(out, kl[span.clone()].iter().map(|&k| coef * k));
         if out.is_empty() {
             return Ok(());
         }
@@ -50,5 +49,6 @@ pub fn place_outcome_reward<F: Real, M: MaskElem>(
         out[t] = r + out[t];
         Ok(())
     })?;
-    Ok(out)
+    // SAFETY: every row ran without error and wrote its slice in full; the rows cover `out`.
+    Ok(unsafe { uninit::assume_init(out) })
 }

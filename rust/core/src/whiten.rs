@@ -65,6 +65,7 @@ impl Moments {
     }
 
     /// Chan et al.'s pairwise merge.
+    #[inline(always)]
     pub fn merge(self, other: Moments) -> Moments {
         if other.n == 0.0 {
             return self;
