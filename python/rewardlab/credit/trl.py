@@ -32,13 +32,7 @@ def _group(values: np.ndarray, codes: np.ndarray, n_groups: int, scale: bool) ->
     adv, _ = _core.outcome_advantages(values, codes, n_groups, None, estimator="grpo", epsilon=_EPS,
                                       scale_by_std=scale, singleton="zero", finite_only=True)
     # TRL's nanstd per group (NaN below two scorable items), for the is_std_zero flags
-    finite = np.isfinite(values)
-    cnt = np.bincount(codes, weights=finite, minlength=n_groups)
-    s1 = np.bincount(codes, weights=np.where(finite, values, 0.0), minlength=n_groups)
-    mean = np.divide(s1, cnt, out=np.full(n_groups, np.nan), where=cnt > 0)
-    dev = np.where(finite, values - mean[codes], 0.0)
-    m2 = np.bincount(codes, weights=dev * dev, minlength=n_groups)
-    std = np.sqrt(np.divide(m2, cnt - 1, out=np.full(n_groups, np.nan), where=cnt > 1))
+    _, _, std = _core.group_stats(values, codes, n_groups, finite_only=True)
     return adv, std[codes]
 
 
@@ -95,8 +89,10 @@ def grpo_advantages(
         std_items = np.full(n, std)
     else:
         raise invalid("multi_objective_aggregation", f"must be 'sum_then_normalize' or 'normalize_then_sum', got {multi_objective_aggregation!r}")
-    adv = np.nan_to_num(adv, nan=0.0)
-    is_std_zero = np.isclose(np.nan_to_num(std_items, nan=np.nan), 0.0)
+    if not np.isfinite(adv).all():  # the check alone: nan_to_num costs more than the kernel here
+        adv = np.nan_to_num(adv, nan=0.0)
+    # TRL's isclose(std, 0): |std| <= atol (1e-8); NaN and inf are not close
+    is_std_zero = np.abs(std_items) <= 1e-8
     dev = rewards_per_func.device
     return to_torch(np.ascontiguousarray(adv, dtype=rpf.dtype), dev, rewards_per_func.dtype), to_torch(is_std_zero, dev, torch.bool)
 

@@ -199,17 +199,24 @@ pub fn factorize<'py>(py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<(Bou
     Ok((codes.into_pyarray(py).into_any(), n))
 }
 
+/// Count, mean and unbiased std per group; with `finite_only`, over the finite scores only
+/// (numpy's `nanmean`/`nanstd(ddof=1)` per group, with ±inf left out like NaN).
 #[pyfunction]
+#[pyo3(signature = (scores, codes, n_groups, *, finite_only=false))]
 pub fn group_stats<'py>(
     py: Python<'py>,
     scores: &Bound<'py, PyAny>,
     codes: PyReadonlyArray1<'py, u32>,
     n_groups: usize,
+    finite_only: bool,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let s = floats("scores", scores)?;
     let c = codes.as_slice()?;
     with_floats!(s, |ss: F| {
-        let st = detach(py, || groups::group_stats(ss, c, n_groups, None))?;
+        let st = detach(py, || {
+            let include: Option<Vec<bool>> = finite_only.then(|| ss.iter().map(|x| x.is_finite()).collect());
+            groups::group_stats(ss, c, n_groups, include.as_deref())
+        })?;
         Ok((st.count.into_pyarray(py).into_any(), st.mean.into_pyarray(py).into_any(), st.std.into_pyarray(py).into_any()))
     })
 }
