@@ -148,19 +148,45 @@ fn groups<'b, F>(layout: &Layout, first: &'b mut [MaybeUninit<F>], second: Optio
         .collect()
 }
 
-/// Calls `scan(local_range, row_length, lens)` for one group of rows: once over the whole group
-/// when it holds `INTERLEAVE` rows, else once per row. `local_range` is relative to the group's
-/// span, and together the calls cover it; `lens` are the valid lengths of the rows scanned.
+/// The work both scans share. For every group of rows, in parallel: validate and summarise its
+/// mask, call `scan(range, t, lens, right_padded, first, second)` once over the whole group when
+/// it holds `INTERLEAVE` rows and once per row otherwise (`range`: the flat tokens scanned, `t`
+/// their row length, `lens` their rows' valid lengths), then gather the moments of `first` while
+/// it is in cache. `scan` must write every element of its `first` and `second` (the latter empty
+/// unless `with_second`).
 #[inline(always)]
-fn for_group(layout: &Layout, rows: &Range<usize>, lens: &mut [usize], mut scan: impl FnMut(Range<usize>, usize, &mut [usize])) {
-    let t = layout.range(rows.start).len();
-    if rows.len() == INTERLEAVE {
-        scan(0..INTERLEAVE * t, t, lens)
-    } else {
-        for j in 0..rows.len() {
-            scan(j * t..(j + 1) * t, t, &mut lens[j..j + 1]);
+fn scan_groups<F: Real, M: MaskElem>(
+    layout: &Layout,
+    mask: Option<&[M]>,
+    with_second: bool,
+    with_moments: bool,
+    scan: impl Fn(Range<usize>, usize, &[usize], bool, &mut [MaybeUninit<F>], &mut [MaybeUninit<F>]) + Sync + Send,
+) -> Result<ScanOut<F>> {
+    let n = layout.len();
+    let mut first = uninit::vec::<F>(n);
+    let mut second = uninit::vec::<F>(if with_second { n } else { 0 });
+    let mut lens = vec![0; layout.rows()];
+    let items = groups(layout, &mut first, with_second.then_some(&mut second[..]), &mut lens);
+    let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first, second, lens }| {
+        let m = mask.map(|m| &m[span.clone()]);
+        let t = layout.range(rows.start).len();
+        let prefix = summarize_group(m, rows.len(), t, span.start, lens)?;
+        let k = if rows.len() == INTERLEAVE { INTERLEAVE } else { 1 };
+        for j in (0..rows.len()).step_by(k) {
+            let local = j * t..(j + k) * t;
+            let sec = if with_second { &mut second[local.clone()] } else { &mut [][..] };
+            let flat = span.start + local.start..span.start + local.end;
+            scan(flat, t, &lens[j..j + k], prefix, &mut first[local], sec);
         }
-    }
+        // SAFETY: the calls above cover the group, and `scan` writes all it is given.
+        let first = unsafe { assume_init_mut(first) };
+        Ok((if with_moments { group_moments(first, m, prefix.then_some(&*lens)) } else { Moments::default() }, prefix))
+    })?;
+    // SAFETY: every group ran without error, so every element was written.
+    let (first, second) = unsafe { (uninit::assume_init(first), uninit::assume_init(second)) };
+    let (moments, prefix): (Vec<Moments>, Vec<bool>) = parts.into_iter().unzip();
+    let prefix_lens = prefix.into_iter().all(|p| p).then_some(lens);
+    Ok(ScanOut { first, second, moments: Moments::merge_all(moments), prefix_lens })
 }
 
 /// Masked moments of a group's output. With the rows' valid lengths known (right padding), only
@@ -179,11 +205,6 @@ fn group_moments<F: Real, M: MaskElem>(out: &[F], mask: Option<&[M]>, lens: Opti
         }
         _ => Moments::of_checked(out, mask),
     }
-}
-
-/// The per-row valid lengths gathered by the groups, if every group was right-padded.
-fn all_prefix(lens: Vec<usize>, prefix: impl IntoIterator<Item = bool>) -> Option<Vec<usize>> {
-    prefix.into_iter().all(|p| p).then_some(lens)
 }
 
 /// `K` rows of length `t` laid end to end, as slices the compiler knows are `t` long (so the
@@ -255,36 +276,18 @@ pub fn gae<F: Real, M: MaskElem>(
     check_inputs(layout, &[("rewards", rewards), ("values", values)], mask)?;
     check_finite("gamma", gamma)?;
     check_finite("lam", lam)?;
-    let n = layout.len();
-    let (mut adv, mut ret) = (uninit::vec::<F>(n), uninit::vec::<F>(n));
     let g = F::of(gamma);
     // Python evaluates `gamma * lam * x` left to right: the product is taken in double first.
     let gl = F::of(gamma * lam);
-    let mut lens = vec![0; layout.rows()];
-    let items = groups(layout, &mut adv, Some(&mut ret), &mut lens);
-    let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: adv, second: ret, lens }| {
-        let (r, v) = (&rewards[span.clone()], &values[span.clone()]);
-        let m = mask.map(|m| &m[span.clone()]);
-        let t = layout.range(rows.start).len();
-        let prefix = summarize_group(m, rows.len(), t, span.start, lens)?;
-        for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
-            let (r, v, m) = (&r[local.clone()], &v[local.clone()], m.map(|m| &m[local.clone()]));
-            let (adv, ret) = (&mut adv[local.clone()], &mut ret[local]);
-            let known = prefix.then_some(&*lens);
-            if lens.len() == INTERLEAVE {
-                gae_rows::<INTERLEAVE, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
-            } else {
-                gae_rows::<1, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
-            }
-        });
-        // SAFETY: the calls of `for_group` cover the group, and `gae_rows` writes all it is given.
-        let adv = unsafe { assume_init_mut(adv) };
-        Ok((if with_moments { group_moments(adv, m, prefix.then_some(&*lens)) } else { Moments::default() }, prefix))
-    })?;
-    // SAFETY: every group ran without error, so every element was written.
-    let (adv, ret) = unsafe { (uninit::assume_init(adv), uninit::assume_init(ret)) };
-    let (moments, prefix): (Vec<Moments>, Vec<bool>) = parts.into_iter().unzip();
-    Ok(ScanOut { first: adv, second: ret, moments: Moments::merge_all(moments), prefix_lens: all_prefix(lens, prefix) })
+    scan_groups(layout, mask, true, with_moments, #[inline(always)] |range, t, lens, prefix, adv, ret| {
+        let (r, v, m) = (&rewards[range.clone()], &values[range.clone()], mask.map(|m| &m[range]));
+        let known = prefix.then_some(lens);
+        if lens.len() == INTERLEAVE {
+            gae_rows::<INTERLEAVE, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
+        } else {
+            gae_rows::<1, F, M>(r, v, m, adv, ret, t, g, gl, steps, known)
+        }
+    })
 }
 
 /// GAE over `K` rows of length `t` laid end to end; writes every element of `adv` and `ret`.
@@ -446,33 +449,16 @@ pub fn discounted_returns<F: Real, M: MaskElem>(
 ) -> Result<ScanOut<F>> {
     check_inputs(layout, &[("rewards", rewards)], mask)?;
     check_finite("gamma", gamma)?;
-    let n = layout.len();
-    let mut out = uninit::vec::<F>(n);
     let g = F::of(gamma);
-    let mut lens = vec![0; layout.rows()];
-    let items = groups(layout, &mut out, None, &mut lens);
-    let parts = parallel::try_map(items, n, #[inline(always)] |Group { rows, span, first: out, lens, .. }| {
-        let r = &rewards[span.clone()];
-        let m = mask.map(|m| &m[span.clone()]);
-        let t = layout.range(rows.start).len();
-        let prefix = summarize_group(m, rows.len(), t, span.start, lens)?;
-        for_group(layout, &rows, lens, #[inline(always)] |local, t, lens| {
-            let (r, m, out) = (&r[local.clone()], m.map(|m| &m[local.clone()]), &mut out[local]);
-            let known = prefix.then_some(&*lens);
-            if lens.len() == INTERLEAVE {
-                returns_rows::<INTERLEAVE, F, M>(r, m, out, t, g, steps, known)
-            } else {
-                returns_rows::<1, F, M>(r, m, out, t, g, steps, known)
-            }
-        });
-        // SAFETY: the calls of `for_group` cover the group, and `returns_rows` writes all it is given.
-        let out = unsafe { assume_init_mut(out) };
-        Ok((if with_moments { group_moments(out, m, prefix.then_some(&*lens)) } else { Moments::default() }, prefix))
-    })?;
-    // SAFETY: every group ran without error, so every element was written.
-    let out = unsafe { uninit::assume_init(out) };
-    let (moments, prefix): (Vec<Moments>, Vec<bool>) = parts.into_iter().unzip();
-    Ok(ScanOut { first: out, second: Vec::new(), moments: Moments::merge_all(moments), prefix_lens: all_prefix(lens, prefix) })
+    scan_groups(layout, mask, false, with_moments, #[inline(always)] |range, t, lens, prefix, out, _| {
+        let (r, m) = (&rewards[range.clone()], mask.map(|m| &m[range]));
+        let known = prefix.then_some(lens);
+        if lens.len() == INTERLEAVE {
+            returns_rows::<INTERLEAVE, F, M>(r, m, out, t, g, steps, known)
+        } else {
+            returns_rows::<1, F, M>(r, m, out, t, g, steps, known)
+        }
+    })
 }
 
 /// Discounted returns (see [`discounted_returns`]) over `K` rows of length `t`; writes every
