@@ -86,3 +86,36 @@ fn first_bad<M: MaskElem>(arg: &'static str, mask: &[M], flat_offset: usize) -> 
     let i = mask.iter().position(|m| !m.is_valid()).unwrap_or(0);
     Err(bad_mask(arg, flat_offset + i, mask[i]))
 }
+
+/// What one pass over a slice of mask values tells: whether every value is 0 or 1, how many are
+/// 1, and whether the ones come first (a right-padded response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub valid: bool,
+    pub count: usize,
+    pub right_padded: bool,
+}
+
+/// Validation, count and shape in a single read of the mask (for verl's int64 masks the largest
+/// array a kernel touches). Inlined, so that it compiles with the caller's vector width.
+#[inline(always)]
+pub fn summary<M: MaskElem>(mask: &[M]) -> Summary {
+    let Some(first) = mask.first() else { return Summary { valid: true, count: 0, right_padded: true } };
+    let (mut valid, mut count, mut rising) = (first.is_valid(), first.on() as usize, false);
+    for (a, b) in mask.iter().zip(&mask[1..]) {
+        valid &= b.is_valid();
+        count += b.on() as usize;
+        rising |= !a.on() & b.on();
+    }
+    Summary { valid, count, right_padded: !rising }
+}
+
+/// The number of ones in a mask slice, after checking in the same pass that it holds only 0 and 1.
+#[inline(always)]
+pub fn count_checked<M: MaskElem>(arg: &'static str, mask: &[M], flat_offset: usize) -> Result<usize> {
+    let s = summary(mask);
+    if !s.valid {
+        first_bad(arg, mask, flat_offset)?;
+    }
+    Ok(s.count)
+}

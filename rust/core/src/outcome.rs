@@ -4,7 +4,7 @@
 use crate::error::{check_finite, CoreError, Result};
 use crate::groups::group_stats;
 use crate::layout::Layout;
-use crate::mask::{check_mask, MaskElem};
+use crate::mask::{check_mask, count_checked, MaskElem};
 use crate::parallel;
 use crate::real::{lane_sum, lane_sum_zip, Real};
 use crate::uninit::{self, write_all};
@@ -144,8 +144,7 @@ pub fn row_scores<F: Real, M: MaskElem>(
             None => (lane_sum(r, |x| x.f64()), r.len()),
             Some(m) => {
                 let m = &m[span.clone()];
-                check_mask("response_mask", m, span.start)?;
-                let valid = m.iter().map(|x| x.on() as usize).sum::<usize>();
+                let valid = count_checked("response_mask", m, span.start)?;
                 let sum = if masked {
                     lane_sum_zip(r, m, |x, k| if k.on() { x.f64() } else { 0.0 })
                 } else {
@@ -177,11 +176,7 @@ pub fn broadcast_rows<F: Real, M: MaskElem>(scalars: &[F], mask: Option<&[M]>, l
                 let span = layout.range(row);
                 Ok(match mask {
                     None => span.len(),
-                    Some(m) => {
-                        let m = &m[span.clone()];
-                        check_mask("response_mask", m, span.start)?;
-                        m.iter().map(|k| k.on() as usize).sum::<usize>()
-                    }
+                    Some(m) => count_checked("response_mask", &m[span.clone()], span.start)?,
                 })
             })?;
             let moments = Moments::merge_all(counts.into_iter().zip(scalars).map(|(c, s)| Moments::constant(s.f64(), c)));

@@ -9,7 +9,7 @@
 
 use crate::error::{check_finite, CoreError, Result};
 use crate::layout::Layout;
-use crate::mask::{check_mask, MaskElem};
+use crate::mask::{self, check_mask, MaskElem};
 use crate::parallel;
 use crate::real::Real;
 use crate::uninit::{self, assume_init_mut, write_all};
@@ -224,21 +224,6 @@ fn rows_of_mut<const K: usize, T>(data: &mut [T], t: usize) -> [&mut [T]; K] {
     })
 }
 
-/// One pass over a row's mask: whether every value is 0 or 1, how many are 1, and whether the
-/// ones come first (right padding). Validation, count and shape in one read of the mask, which
-/// for verl's int64 masks is the largest array a scan touches.
-#[inline(always)]
-fn mask_summary<M: MaskElem>(m: &[M]) -> (bool, usize, bool) {
-    let Some(first) = m.first() else { return (true, 0, true) };
-    let (mut valid, mut count, mut rising) = (first.is_valid(), first.on() as usize, false);
-    for (a, b) in m.iter().zip(&m[1..]) {
-        valid &= b.is_valid();
-        count += b.on() as usize;
-        rising |= !a.on() & b.on();
-    }
-    (valid, count, !rising)
-}
-
 /// Validates a group's mask and writes each row's valid length to `lens`; returns whether every
 /// row is right-padded. No mask: full rows.
 #[inline(always)]
@@ -249,10 +234,10 @@ fn summarize_group<M: MaskElem>(mask: Option<&[M]>, rows: usize, t: usize, flat:
     };
     let (mut valid, mut prefix) = (true, true);
     for (j, len) in lens.iter_mut().enumerate().take(rows) {
-        let (v, count, p) = mask_summary(&m[j * t..(j + 1) * t]);
-        valid &= v;
-        prefix &= p;
-        *len = count;
+        let s = mask::summary(&m[j * t..(j + 1) * t]);
+        valid &= s.valid;
+        prefix &= s.right_padded;
+        *len = s.count;
     }
     if !valid {
         check_row(mask, flat)?; // names the first bad value
