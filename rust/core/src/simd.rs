@@ -45,7 +45,7 @@ mod x86 {
 mod tests {
     use crate::real::{exp_f32, lane_sum};
 
-    /// The vectorised `exp` and the eight-lane sums, as the kernels use them.
+    /// The vectorised `exp` and the lane sums, as the kernels use them.
     fn work(xs: &[f32]) -> (Vec<u32>, u64) {
         let ys: Vec<f32> = xs.iter().map(|&x| exp_f32(x)).collect();
         (ys.iter().map(|y| y.to_bits()).collect(), lane_sum(&ys, |y| y as f64).to_bits())
