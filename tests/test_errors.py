@@ -40,3 +40,33 @@ def test_bad_input_names_the_argument(call, arg):
         call()
     assert str(info.value).startswith(arg), str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+RPF = np.zeros((4, 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        ({"rewards_per_func": RPF[:, 0]}, "rewards_per_func"),
+        ({"rewards_per_func": RPF[:0]}, "rewards_per_func"),
+        ({"reward_weights": [1.0]}, "reward_weights"),
+        ({"reward_weights": [[1.0, 1.0]]}, "reward_weights"),
+        ({"reward_weights": ["a", "b"]}, "reward_weights"),
+        ({"num_generations": 3}, "num_generations"),
+        ({"num_generations": 0}, "num_generations"),
+        ({"num_generations": -2}, "num_generations"),
+        ({"num_generations": 2.0}, "num_generations"),
+        ({"scale_rewards": "prompt"}, "scale_rewards"),
+        ({"multi_objective_aggregation": "max"}, "multi_objective_aggregation"),
+    ],
+)
+def test_trl_drop_in_names_the_bad_argument(kwargs, arg):
+    torch = pytest.importorskip("torch")
+    from rewardlab.credit import trl
+
+    args = {"rewards_per_func": RPF, "reward_weights": [1.0, 1.0], "num_generations": 2, **kwargs}
+    args["rewards_per_func"] = torch.from_numpy(np.ascontiguousarray(args["rewards_per_func"]))
+    with pytest.raises(InvalidInputError) as info:
+        trl.grpo_advantages(**args)
+    assert str(info.value).startswith(arg), str(info.value)

@@ -47,7 +47,7 @@ def row_scores(
 ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]: ...
 def factorize(ids: Any) -> Tuple[npt.NDArray[np.uint32], int]: ...
 def group_stats(
-    scores: npt.NDArray[Any], codes: npt.NDArray[np.uint32], n_groups: int, *, finite_only: bool = False
+    scores: npt.NDArray[Any], codes: npt.NDArray[np.uint32], n_groups: int
 ) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def outcome_advantages(
     scores: npt.NDArray[Any],
@@ -64,6 +64,13 @@ def outcome_advantages(
     exclude_empty: bool = False,
     std_floor: float = 0.0,
 ) -> Tuple[npt.NDArray[Any], dict[str, int]]: ...
+def group_normalize(
+    rewards_per_func: npt.NDArray[Any],
+    reward_weights: list[float],
+    num_generations: int,
+    scale_rewards: str,
+    multi_objective_aggregation: str,
+) -> Tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]: ...
 def broadcast_rows(
     scalars: npt.NDArray[Any],
     mask: npt.NDArray[Any],

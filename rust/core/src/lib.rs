@@ -12,6 +12,7 @@ pub mod groups;
 pub mod kl;
 pub mod layout;
 pub mod mask;
+pub mod multi_reward;
 pub mod outcome;
 pub mod parallel;
 pub mod real;

@@ -10,6 +10,15 @@ pub enum Floats<'py> {
     F64(PyReadonlyArrayDyn<'py, f64>),
 }
 
+impl Floats<'_> {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Floats::F32(a) => a.shape(),
+            Floats::F64(a) => a.shape(),
+        }
+    }
+}
+
 fn dtype_name(obj: &Bound<'_, PyAny>) -> String {
     obj.getattr("dtype").map(|d| d.to_string()).unwrap_or_else(|_| obj.get_type().to_string())
 }

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use rewardlab_core::groups;
 use rewardlab_core::kl::{KlClamp, KlEstimator};
+use rewardlab_core::multi_reward::{self, Aggregation, Scale};
 use rewardlab_core::outcome::{self, Estimator, Robust, Singleton};
 use rewardlab_core::scan::{self, MaskedSteps};
 use rewardlab_core::whiten::{self, VarEps, WhitenSpec};
@@ -199,24 +200,18 @@ pub fn factorize<'py>(py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<(Bou
     Ok((codes.into_pyarray(py).into_any(), n))
 }
 
-/// Count, mean and unbiased std per group; with `finite_only`, over the finite scores only
-/// (numpy's `nanmean`/`nanstd(ddof=1)` per group, with ±inf left out like NaN).
+/// Count, mean and unbiased std per group.
 #[pyfunction]
-#[pyo3(signature = (scores, codes, n_groups, *, finite_only=false))]
 pub fn group_stats<'py>(
     py: Python<'py>,
     scores: &Bound<'py, PyAny>,
     codes: PyReadonlyArray1<'py, u32>,
     n_groups: usize,
-    finite_only: bool,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let s = floats("scores", scores)?;
     let c = codes.as_slice()?;
     with_floats!(s, |ss: F| {
-        let st = detach(py, || {
-            let include: Option<Vec<bool>> = finite_only.then(|| ss.iter().map(|x| x.is_finite()).collect());
-            groups::group_stats(ss, c, n_groups, include.as_deref())
-        })?;
+        let st = detach(py, || groups::group_stats(ss, c, n_groups, None))?;
         Ok((st.count.into_pyarray(py).into_any(), st.mean.into_pyarray(py).into_any(), st.std.into_pyarray(py).into_any()))
     })
 }
@@ -352,6 +347,43 @@ pub fn place_outcome_reward<'py>(
     })
 }
 
+/// TRL's GRPO normalisation of `[n, n_funcs]` rewards (NaN: not scored) in contiguous groups of
+/// `num_generations`: `(advantages, is_std_zero)`.
+#[pyfunction]
+#[pyo3(signature = (rewards_per_func, reward_weights, num_generations, scale_rewards, multi_objective_aggregation))]
+pub fn group_normalize<'py>(
+    py: Python<'py>,
+    rewards_per_func: &Bound<'py, PyAny>,
+    reward_weights: Vec<f64>,
+    num_generations: usize,
+    scale_rewards: &str,
+    multi_objective_aggregation: &str,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let scale = match scale_rewards {
+        "group" => Scale::Group,
+        "batch" => Scale::Batch,
+        "none" => Scale::None,
+        other => return Err(invalid("scale_rewards", format!("must be 'batch', 'group' or 'none', got {other:?}"))),
+    };
+    let aggregation = match multi_objective_aggregation {
+        "sum_then_normalize" => Aggregation::SumThenNormalize,
+        "normalize_then_sum" => Aggregation::NormalizeThenSum,
+        other => return Err(invalid("multi_objective_aggregation", format!("must be 'sum_then_normalize' or 'normalize_then_sum', got {other:?}"))),
+    };
+    let r = floats("rewards_per_func", rewards_per_func)?;
+    let shape = r.shape();
+    if shape.len() != 2 || shape[0] == 0 {
+        return Err(invalid("rewards_per_func", format!("must be 2-D [N, n_funcs] with N > 0, got shape {shape:?}")));
+    }
+    if shape[1] != reward_weights.len() {
+        return Err(invalid("reward_weights", format!("must hold {} weights, one per reward function, got {}", shape[1], reward_weights.len())));
+    }
+    with_floats!(r, |rr: F| {
+        let out = detach(py, || multi_reward::group_normalize(rr, &reward_weights, num_generations, scale, aggregation))?;
+        Ok((out.advantages.into_pyarray(py).into_any(), out.std_zero.into_pyarray(py).into_any()))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gae, m)?)?;
     m.add_function(wrap_pyfunction!(discounted_returns, m)?)?;
@@ -361,6 +393,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factorize, m)?)?;
     m.add_function(wrap_pyfunction!(group_stats, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_advantages, m)?)?;
+    m.add_function(wrap_pyfunction!(group_normalize, m)?)?;
     m.add_function(wrap_pyfunction!(broadcast_rows, m)?)?;
     m.add_function(wrap_pyfunction!(kl_penalty, m)?)?;
     m.add_function(wrap_pyfunction!(place_outcome_reward, m)?)?;

@@ -2,7 +2,7 @@
 
 use crate::arrays::{floats, slice, Floats};
 use crate::errors::{detach, invalid};
-use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use rewardlab_core::gate::{self, Target};
 
@@ -18,10 +18,7 @@ pub fn first_token_features<'py>(
     verdict_ids: Vec<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let arr = floats("logits", logits)?;
-    let shape = match &arr {
-        Floats::F32(a) => a.shape().to_vec(),
-        Floats::F64(a) => a.shape().to_vec(),
-    };
+    let shape = arr.shape().to_vec();
     if shape.len() != 2 {
         return Err(invalid("logits", format!("must be 2-D [rows, vocab], got shape {shape:?}")));
     }
