@@ -158,8 +158,8 @@ def main():
         for i, ref_name in enumerate(k for k in entry if k not in ("rewardlab", "copy")):
             ref_ms = statistics.median(entry[ref_name])
             first = i == 0
-            print(f"{name if first else '':<28} {size if first else '':>11} {f'{ours_ms:.2f}' if first else '':>12} "
-                  f"{ref_name:>16} {ref_ms:>10.2f} {ref_ms / ours_ms:>8.1f}x {f'{floor_ms:.2f}' if first else '':>9} "
+            print(f"{name if first else '':<28} {size if first else '':>11} {ms(ours_ms) if first else '':>12} "
+                  f"{ref_name:>16} {ms(ref_ms):>10} {ref_ms / ours_ms:>8.1f}x {ms(floor_ms) if first else '':>9} "
                   f"{f'{ours_ms / floor_ms:.1f}' if first else '':>6}")
             results.append({"kernel": name, "size": size, "rewardlab_ms": ours_ms, "reference": ref_name,
                             "reference_ms": ref_ms, "speedup": ref_ms / ours_ms, "copy_ms": floor_ms,
@@ -167,6 +167,11 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "memory": memory, "runs": args.runs, "results": results}, f, indent=1)
+
+
+def ms(x: float) -> str:
+    """Milliseconds with two decimals, four below 0.1 ms (TRL's normalisation takes microseconds)."""
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.4f}"
 
 
 if __name__ == "__main__":

@@ -41,15 +41,16 @@ def grpo_advantages(
     rpf = values_np(rewards_per_func, "rewards_per_func")
     if isinstance(reward_weights, torch.Tensor):
         reward_weights = reward_weights.detach().cpu().double().numpy()
+    if isinstance(reward_weights, np.ndarray) and reward_weights.ndim != 1:
+        raise invalid("reward_weights", f"must be 1-D, one weight per reward function, got shape {list(reward_weights.shape)}")
     try:
-        weights = np.asarray(reward_weights, dtype=np.float64)
+        # a list comprehension, not np.asarray: this runs on every step, on a few numbers
+        weights = [float(w) for w in reward_weights]
     except (TypeError, ValueError) as e:
-        raise invalid("reward_weights", f"must be numbers, one per reward function ({e})") from None
-    if weights.ndim != 1:
-        raise invalid("reward_weights", f"must be 1-D, one weight per reward function, got shape {list(weights.shape)}")
+        raise invalid("reward_weights", f"must be a 1-D sequence of numbers, one per reward function ({e})") from None
     g = num_generations
     if not isinstance(g, (int, np.integer)) or isinstance(g, bool) or g < 1:
         raise invalid("num_generations", f"must be a positive integer, got {num_generations!r}")
-    adv, is_std_zero = _core.group_normalize(rpf, weights.tolist(), int(g), scale_rewards, multi_objective_aggregation)
+    adv, is_std_zero = _core.group_normalize(rpf, weights, int(g), scale_rewards, multi_objective_aggregation)
     dev = rewards_per_func.device
     return to_torch(adv, dev, rewards_per_func.dtype), to_torch(is_std_zero, dev, torch.bool)

@@ -1,9 +1,11 @@
-//! Criterion benches of the core credit kernels at 1024 x 1024 float32 tokens, groups of 8.
+//! Criterion benches of the core credit kernels at 1024 x 1024 float32 tokens (TRL's
+//! normalisation: 1024 rewards), groups of 8.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rewardlab_core::groups::factorize;
 use rewardlab_core::kl::{kl_penalty, KlClamp, KlEstimator};
 use rewardlab_core::layout::Layout;
+use rewardlab_core::multi_reward::{group_normalize, Aggregation, Scale};
 use rewardlab_core::outcome::{broadcast_rows, outcome_advantages, row_scores, Estimator, Robust, Singleton};
 use rewardlab_core::scan::{discounted_returns, gae, MaskedSteps};
 use rewardlab_core::whiten::{masked_whiten, WhitenSpec};
@@ -44,6 +46,10 @@ fn bench(c: &mut Criterion) {
             let (adv, _) = outcome_advantages(&scores, &codes, n, None, est, Singleton::PassThrough, Robust::default()).unwrap();
             broadcast_rows(&adv, Some(&m[..]), &lay, None).unwrap()
         })
+    });
+    // TRL's block: one reward per completion, 1024 completions
+    c.bench_function("trl_group_normalize_1024", |b| {
+        b.iter(|| group_normalize(black_box(&r[..B]), &[1.0], 8, Scale::Group, Aggregation::SumThenNormalize).unwrap())
     });
     c.bench_function("kl_k3_verl_1024x1024", |b| b.iter(|| kl_penalty(black_box(&r), &v, KlEstimator::K3, KlClamp::Verl).unwrap()));
 }
