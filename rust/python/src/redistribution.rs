@@ -5,12 +5,14 @@
 use crate::arrays::{floats, same, slice};
 use crate::errors::{detach, invalid, to_py};
 use crate::with_floats;
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use rewardlab_core::redistribute::{self as rd, Spread};
 use rewardlab_core::real::Real;
 use rewardlab_core::segment::{self as seg, Segments};
-use rewardlab_core::Layout;
+use rewardlab_core::{uninit, Layout};
+use std::mem::MaybeUninit;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
@@ -252,17 +254,39 @@ pub fn redistribute<'py>(
     })
 }
 
-/// A zeroed numpy array for `spread_into` to write, made by `numpy.zeros` so that an impossible
-/// size is a `MemoryError` rather than a panic. numpy's allocator asks for huge pages on large
-/// arrays: a fresh 4 KiB-paged `Vec` costs more in page faults than the spread itself at
-/// 1024 x 8192 (12 ms against 5 ms), and the kernel zeroes fresh pages lazily anyway.
-fn token_output<F: numpy::Element>(py: Python<'_>, shape: Vec<usize>) -> PyResult<Bound<'_, PyArrayDyn<F>>> {
-    let a = py.import("numpy")?.getattr("zeros")?.call1((shape, numpy::dtype::<F>(py)))?;
-    Ok(a.cast_into::<PyArrayDyn<F>>()?)
+/// An output of `n` values, not yet written, or a `MemoryError` where the size is impossible
+/// (`shape` comes from the caller and need not match any input). Allocated by the extension's
+/// allocator, which keeps freed large blocks: a training loop's repeated calls write into mapped
+/// memory instead of faulting a fresh array in each time.
+fn token_buffer<F>(n: usize) -> PyResult<Vec<MaybeUninit<F>>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| PyMemoryError::new_err(format!("shape: cannot allocate {n} token rewards")))?;
+    v.resize_with(n, MaybeUninit::uninit);
+    Ok(v)
 }
 
-fn segments_of(seg_ends: &PyReadonlyArrayDyn<'_, i64>, seg_offsets: &PyReadonlyArrayDyn<'_, i64>) -> Segments {
-    Segments { ends: slice(seg_ends).to_vec(), offsets: slice(seg_offsets).to_vec() }
+/// Token rewards (padded `shape` or flat with `offsets`) that `write` puts into every position of
+/// a new array, given the segments, the output layout and the spreading mode: the part
+/// `spread_to_tokens` and `rredcot_token_rewards` share.
+#[allow(clippy::too_many_arguments)]
+fn token_rewards<'py, F: numpy::Element + Real>(
+    py: Python<'py>,
+    seg_ends: &Bound<'py, PyAny>,
+    seg_offsets: &Bound<'py, PyAny>,
+    shape: Option<(i64, i64)>,
+    offsets: Option<&Bound<'py, PyAny>>,
+    mode: Spread,
+    write: impl FnOnce(&mut [MaybeUninit<F>], &Segments, &Layout, Spread) -> rewardlab_core::Result<()> + Send,
+) -> PyResult<Arr<'py>> {
+    let (e, so) = (ints1("segments", seg_ends)?, ints1("segments", seg_offsets)?);
+    let offsets = opt_ints1("offsets", offsets)?;
+    let (lay, out_shape) = output_layout(shape, offsets.as_ref().map(slice))?;
+    let segs = Segments { ends: slice(&e).to_vec(), offsets: slice(&so).to_vec() };
+    let mut out = token_buffer::<F>(lay.len())?;
+    detach(py, || write(&mut out, &segs, &lay, mode))?;
+    // SAFETY: `write` returned Ok, and the spread kernels then have written every position
+    let out = unsafe { uninit::assume_init(out) };
+    Ok(out.into_pyarray(py).reshape(out_shape)?.into_any())
 }
 
 /// Token rewards (padded `shape` or flat with `offsets`) from one reward per segment.
@@ -280,18 +304,8 @@ pub fn spread_to_tokens<'py>(
     let mode = spread_mode(mode)?;
     let r = floats("segment_rewards", segment_rewards)?;
     one_d("segment_rewards", &segment_rewards.getattr("shape")?.extract::<Vec<usize>>()?)?;
-    let (e, so) = (ints1("segments", seg_ends)?, ints1("segments", seg_offsets)?);
-    let offsets = opt_ints1("offsets", offsets)?;
-    let (lay, out_shape) = output_layout(shape, offsets.as_ref().map(slice))?;
-    let segs = segments_of(&e, &so);
     with_floats!(r, |rs: F| {
-        let out = token_output::<F>(py, out_shape)?;
-        {
-            let mut guard = out.readwrite();
-            let buf = guard.as_slice_mut()?;
-            detach(py, || rd::spread_into(buf, rs, &segs, &lay, mode))?;
-        }
-        Ok(out.into_any())
+        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, mode, |buf, segs, lay, mode| rd::spread_into_uninit(buf, rs, segs, lay, mode))
     })
 }
 
@@ -312,26 +326,16 @@ pub fn rredcot_token_rewards<'py>(
     let mode = spread_mode(mode)?;
     let v = floats("values", values)?;
     one_d("values", &values.getattr("shape")?.extract::<Vec<usize>>()?)?;
-    let (e, so) = (ints1("segments", seg_ends)?, ints1("segments", seg_offsets)?);
-    let offsets = opt_ints1("offsets", offsets)?;
-    let (lay, out_shape) = output_layout(shape, offsets.as_ref().map(slice))?;
-    let segs = segments_of(&e, &so);
     with_floats!(v, |vs: F| {
         let o: PyReadonlyArrayDyn<F> = same("outcome", "values", outcome)?;
         one_d("outcome", o.shape())?;
         let os = slice(&o);
-        let out = token_output::<F>(py, out_shape)?;
-        {
-            let mut guard = out.readwrite();
-            let buf = guard.as_slice_mut()?;
-            detach(py, || {
-                // segments first, so that bad segments are named as such rather than as seg_offsets
-                segs.check(&lay)?;
-                let r = rd::redistribute(vs, &segs.offsets, os)?;
-                rd::spread_into(buf, &r, &segs, &lay, mode)
-            })?;
-        }
-        Ok(out.into_any())
+        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, mode, |buf, segs, lay, mode| {
+            // segments first, so that bad segments are named as such rather than as seg_offsets
+            segs.check(lay)?;
+            let r = rd::redistribute(vs, &segs.offsets, os)?;
+            rd::spread_into_uninit(buf, &r, segs, lay, mode)
+        })
     })
 }
 
