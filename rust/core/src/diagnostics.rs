@@ -8,13 +8,14 @@
 use crate::error::{CoreError, Result};
 use crate::layout::Layout;
 use crate::parallel;
+use crate::real::first_non_finite;
 
 fn check(values: &[f64], arg: &'static str, layout: &Layout) -> Result<()> {
     layout.check(arg, values.len())?;
     if layout.rows() == 0 {
         return Err(CoreError::Empty { arg });
     }
-    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = first_non_finite(values) {
         return Err(CoreError::value(arg, format!("must be finite; value {i} is {}", values[i])));
     }
     Ok(())

@@ -16,7 +16,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
-use crate::real::Real;
+use crate::real::{first_non_finite, Real};
 
 /// Features of one first-token distribution per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -263,7 +263,7 @@ pub fn sweep(c1: &[f64], c2: &[f64], gain: &[f64], slow_tokens: &[f64], tau1: &[
         if v.len() != n {
             return Err(CoreError::shape(arg, format!("{n} values like c1"), v.len().to_string()));
         }
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        if let Some(i) = first_non_finite(v) {
             return Err(CoreError::value(arg, format!("must be finite; value {i} is {}", v[i])));
         }
     }

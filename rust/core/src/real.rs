@@ -118,6 +118,18 @@ impl Real for f64 {
     }
 }
 
+/// Index of the first NaN or ±inf in `xs`. The usual all-finite case is a branch-free fold,
+/// which vectorises (an early-exit search does not); the position is searched only when there is
+/// one.
+#[inline(always)]
+pub fn first_non_finite<F: Real>(xs: &[F]) -> Option<usize> {
+    if xs.iter().fold(true, |ok, x| ok & x.is_finite()) {
+        None
+    } else {
+        xs.iter().position(|x| !x.is_finite())
+    }
+}
+
 /// Independent `f64` accumulators in [`lane_sum`]: two 512-bit vectors of them.
 const LANES: usize = 16;
 

@@ -13,7 +13,7 @@
 use crate::error::{CoreError, Result};
 use crate::layout::Layout;
 use crate::parallel;
-use crate::real::{lane_sum, Real};
+use crate::real::{first_non_finite, lane_sum, Real};
 use crate::segment::{check_offsets, valid_lengths, Segments};
 use crate::uninit;
 use std::mem::MaybeUninit;
@@ -70,7 +70,7 @@ fn check_is_inputs<F: Real>(log_pi: &[F], log_q: &[F], utility: &[F], states: us
     if utility.len() != completions {
         return Err(CoreError::shape("utility", format!("[{completions}] values, one per completion"), utility.len().to_string()));
     }
-    if let Some(i) = log_q.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = first_non_finite(log_q) {
         return Err(CoreError::value(
             "log_q",
             format!("must be finite (a sampled completion has q > 0); {:?} at index {i}", log_q[i]),
@@ -146,26 +146,29 @@ pub fn redistribute<F: Real>(values: &[F], seg_offsets: &[i64], outcome: &[F]) -
     if rows == 0 {
         return Err(CoreError::Empty { arg: "outcome" });
     }
-    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = first_non_finite(values) {
         return Err(CoreError::value("values", format!("must be finite; {:?} at index {i}", values[i])));
     }
-    if let Some(i) = outcome.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = first_non_finite(outcome) {
         return Err(CoreError::value("outcome", format!("must be finite; {:?} at index {i}", outcome[i])));
     }
     let layout = Layout::Ragged { offsets: seg_offsets };
-    let mut out = vec![F::zero(); total];
+    let mut out = uninit::vec::<F>(total);
     let rows: Vec<_> = layout.split_mut(&mut out).into_iter().enumerate().collect();
-    parallel::try_for_each(rows, total, #[inline(always)] |(b, out)| {
+    // one subtraction per value: threads pay for themselves only from about a million values
+    // (1.3e5 values: 38-55 us on one thread, 58-85 us on two)
+    parallel::try_for_each(rows, total / 16, #[inline(always)] |(b, out)| {
         let v = &values[layout.range(b)];
-        if let Some(k) = v.len().checked_sub(1) {
-            for j in 0..k {
-                out[j] = v[j + 1] - v[j];
-            }
-            out[k] = outcome[b] - v[k];
+        if let Some((last, diffs)) = out.split_last_mut() {
+            // zipped slices, not indices: no bounds checks, so the difference vectorises
+            uninit::write_all(diffs, v[1..].iter().zip(v).map(|(&next, &cur)| next - cur));
+            last.write(outcome[b] - v[v.len() - 1]);
         }
         Ok(())
     })?;
-    Ok(out)
+    // SAFETY: the rows cover `out` (ragged layout of `total` values), and each row is written in
+    // full: its differences and its last value
+    Ok(unsafe { uninit::assume_init(out) })
 }
 
 /// How a segment's reward is placed on its tokens.

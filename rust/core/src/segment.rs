@@ -14,7 +14,7 @@
 use crate::error::{CoreError, Result};
 use crate::layout::Layout;
 use crate::parallel;
-use crate::real::Real;
+use crate::real::{first_non_finite, Real};
 
 /// Segment boundaries of a batch: row `b` owns `ends[offsets[b]..offsets[b + 1]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -248,11 +248,9 @@ impl DelimiterSet {
 
 /// Errors (naming `entropy`, with the flat index) unless every value of `row` is finite.
 fn check_finite_row<F: Real>(row: &[F], flat_offset: usize) -> Result<()> {
-    // branch-free fold so that the check vectorises; the position is searched only on failure
-    if row.iter().fold(true, |ok, x| ok & x.is_finite()) {
+    let Some(i) = first_non_finite(row) else {
         return Ok(());
-    }
-    let i = row.iter().position(|x| !x.is_finite()).unwrap_or(0);
+    };
     Err(CoreError::value(
         "entropy",
         format!("must be finite on valid tokens; {:?} at flat index {}", row[i], flat_offset + i),

@@ -14,6 +14,7 @@
 use crate::error::{check_finite, CoreError, Result};
 use crate::layout::Layout;
 use crate::parallel;
+use crate::real::first_non_finite;
 
 /// How the threshold's weight is formed and capped (the reference code has two conventions).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,7 +70,7 @@ fn check_inputs(rewards: &[f64], weights: Option<&[f64]>, layout: &Layout) -> Re
             return Err(CoreError::value("offsets", format!("group {g} has no candidates")));
         }
     }
-    if let Some(i) = rewards.iter().position(|r| !r.is_finite()) {
+    if let Some(i) = first_non_finite(rewards) {
         return Err(CoreError::value("rewards", format!("must be finite; value {i} is {}", rewards[i])));
     }
     if let Some(w) = weights {
