@@ -71,7 +71,7 @@ pub fn gae<'py>(
     let m = crate::arrays::mask("mask", mask)?;
     let mode = steps(masked_steps)?;
     let off = offsets.as_ref().map(|o| o.as_slice()).transpose()?;
-    let shape = rewards.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = r.shape().to_vec();
     with_floats!(r, |rs: F| {
         let v: PyReadonlyArrayDyn<F> = same("values", "rewards", values)?;
         let vs = slice(&v);
@@ -102,7 +102,7 @@ pub fn discounted_returns<'py>(
     let m = crate::arrays::mask("mask", mask)?;
     let mode = steps(masked_steps)?;
     let off = offsets.as_ref().map(|o| o.as_slice()).transpose()?;
-    let shape = rewards.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = r.shape().to_vec();
     with_floats!(r, |rs: F| {
         let lay = layout("rewards", &shape, off, rs.len())?;
         let (returns, whitened) = with_mask!(m, |ms| detach(py, || {
@@ -125,7 +125,7 @@ pub fn masked_whiten<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let x = floats("values", values)?;
     let m = crate::arrays::mask("mask", mask)?;
-    let shape = values.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = x.shape().to_vec();
     let s = spec(spec_tuple);
     with_floats!(x, |xs: F| {
         let out = with_mask!(m, |ms| detach(py, || whiten::masked_whiten(xs, ms, &s)))?;
@@ -158,7 +158,7 @@ pub fn row_scores<'py>(
     let r = floats("token_level_rewards", token_rewards)?;
     let m = crate::arrays::mask("response_mask", mask)?;
     let off = offsets.as_ref().map(|o| o.as_slice()).transpose()?;
-    let shape = token_rewards.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = r.shape().to_vec();
     with_floats!(r, |rs: F| {
         let lay = layout("token_level_rewards", &shape, off, rs.len())?;
         let (scores, empty) = with_mask!(m, |ms| detach(py, || outcome::row_scores(rs, ms, &lay, masked)))?;
@@ -307,7 +307,7 @@ pub fn kl_penalty<'py>(
         other => return Err(invalid("clamp", format!("expected 'none', 'verl' or 'openrlhf', got {other:?}"))),
     };
     let lp = floats("logprob", logprob)?;
-    let shape = logprob.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = lp.shape().to_vec();
     with_floats!(lp, |ls: F| {
         let r: PyReadonlyArrayDyn<F> = same("ref_logprob", "logprob", ref_logprob)?;
         if r.shape() != shape.as_slice() {
@@ -334,7 +334,7 @@ pub fn place_outcome_reward<'py>(
     let k = floats("kl", kl)?;
     let m = mask("action_mask", Some(action_mask))?;
     let off = offsets.as_ref().map(|o| o.as_slice()).transpose()?;
-    let shape = kl.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = k.shape().to_vec();
     with_floats!(k, |ks: F| {
         let rr: PyReadonlyArrayDyn<F> = same("r", "kl", r)?;
         let rs = slice(&rr);

@@ -20,7 +20,7 @@ pub fn aggregate<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let how = Aggregate::parse(method, lam, q).map_err(to_py)?;
     let s = floats("scores", scores)?;
-    let shape = scores.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = s.shape().to_vec();
     let &[members, items] = shape.as_slice() else {
         return Err(invalid("scores", format!("must be 2-D [members, items], got shape {shape:?}")));
     };

@@ -123,7 +123,7 @@ pub fn segment<'py>(
         }
         (tok, Some(ent), Some(th)) => {
             let e = floats("entropy", ent)?;
-            let eshape = ent.getattr("shape")?.extract::<Vec<usize>>()?;
+            let eshape = e.shape().to_vec();
             with_floats!(e, |es: F| {
                 let lay = input_layout("entropy", &eshape, off, es.len())?;
                 let s = match tok {
@@ -175,7 +175,7 @@ pub fn sequence_logprob<'py>(
     let lengths = opt_ints1("lengths", lengths)?;
     let offsets = opt_ints1("offsets", offsets)?;
     let (lens, off) = (lengths.as_ref().map(slice), offsets.as_ref().map(slice));
-    let shape = token_logp.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = x.shape().to_vec();
     with_floats!(x, |xs: F| {
         let lay = input_layout("token_logp", &shape, off, xs.len())?;
         let out = detach(py, || rd::sequence_logprob(xs, &lay, lens))?;
@@ -191,7 +191,7 @@ fn value_estimate<'py>(
     log: bool,
 ) -> PyResult<Arr<'py>> {
     let lp = floats("log_pi", log_pi)?;
-    let shape = log_pi.getattr("shape")?.extract::<Vec<usize>>()?;
+    let shape = lp.shape().to_vec();
     let [s, m] = shape[..] else {
         return Err(invalid("log_pi", format!("must be 2-D [states, completions], got shape {shape:?}")));
     };
@@ -246,7 +246,7 @@ pub fn redistribute<'py>(
     let sos = slice(&so);
     with_floats!(v, |vs: F| {
         let o: PyReadonlyArrayDyn<F> = same("outcome", "values", outcome)?;
-        one_d("values", &values.getattr("shape")?.extract::<Vec<usize>>()?)?;
+        one_d("values", v.shape())?;
         one_d("outcome", o.shape())?;
         let os = slice(&o);
         let out = detach(py, || rd::redistribute(vs, sos, os))?;
@@ -303,7 +303,7 @@ pub fn spread_to_tokens<'py>(
 ) -> PyResult<Arr<'py>> {
     let mode = spread_mode(mode)?;
     let r = floats("segment_rewards", segment_rewards)?;
-    one_d("segment_rewards", &segment_rewards.getattr("shape")?.extract::<Vec<usize>>()?)?;
+    one_d("segment_rewards", r.shape())?;
     with_floats!(r, |rs: F| {
         token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, mode, |buf, segs, lay, mode| rd::spread_into_uninit(buf, rs, segs, lay, mode))
     })
@@ -325,7 +325,7 @@ pub fn rredcot_token_rewards<'py>(
 ) -> PyResult<Arr<'py>> {
     let mode = spread_mode(mode)?;
     let v = floats("values", values)?;
-    one_d("values", &values.getattr("shape")?.extract::<Vec<usize>>()?)?;
+    one_d("values", v.shape())?;
     with_floats!(v, |vs: F| {
         let o: PyReadonlyArrayDyn<F> = same("outcome", "values", outcome)?;
         one_d("outcome", o.shape())?;
