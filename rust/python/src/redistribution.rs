@@ -266,24 +266,22 @@ fn token_buffer<F>(n: usize) -> PyResult<Vec<MaybeUninit<F>>> {
 }
 
 /// Token rewards (padded `shape` or flat with `offsets`) that `write` puts into every position of
-/// a new array, given the segments, the output layout and the spreading mode: the part
-/// `spread_to_tokens` and `rredcot_token_rewards` share.
-#[allow(clippy::too_many_arguments)]
+/// a new array, given the segments and the output layout: the part `spread_to_tokens` and
+/// `rredcot_token_rewards` share.
 fn token_rewards<'py, F: numpy::Element + Real>(
     py: Python<'py>,
     seg_ends: &Bound<'py, PyAny>,
     seg_offsets: &Bound<'py, PyAny>,
     shape: Option<(i64, i64)>,
     offsets: Option<&Bound<'py, PyAny>>,
-    mode: Spread,
-    write: impl FnOnce(&mut [MaybeUninit<F>], &Segments, &Layout, Spread) -> rewardlab_core::Result<()> + Send,
+    write: impl FnOnce(&mut [MaybeUninit<F>], &Segments, &Layout) -> rewardlab_core::Result<()> + Send,
 ) -> PyResult<Arr<'py>> {
     let (e, so) = (ints1("segments", seg_ends)?, ints1("segments", seg_offsets)?);
     let offsets = opt_ints1("offsets", offsets)?;
     let (lay, out_shape) = output_layout(shape, offsets.as_ref().map(slice))?;
     let segs = Segments { ends: slice(&e).to_vec(), offsets: slice(&so).to_vec() };
     let mut out = token_buffer::<F>(lay.len())?;
-    detach(py, || write(&mut out, &segs, &lay, mode))?;
+    detach(py, || write(&mut out, &segs, &lay))?;
     // SAFETY: `write` returned Ok, and the spread kernels then have written every position
     let out = unsafe { uninit::assume_init(out) };
     Ok(out.into_pyarray(py).reshape(out_shape)?.into_any())
@@ -305,7 +303,7 @@ pub fn spread_to_tokens<'py>(
     let r = floats("segment_rewards", segment_rewards)?;
     one_d("segment_rewards", r.shape())?;
     with_floats!(r, |rs: F| {
-        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, mode, |buf, segs, lay, mode| rd::spread_into_uninit(buf, rs, segs, lay, mode))
+        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, |buf, segs, lay| rd::spread_into_uninit(buf, rs, segs, lay, mode))
     })
 }
 
@@ -330,7 +328,7 @@ pub fn rredcot_token_rewards<'py>(
         let o: PyReadonlyArrayDyn<F> = same("outcome", "values", outcome)?;
         one_d("outcome", o.shape())?;
         let os = slice(&o);
-        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, mode, |buf, segs, lay, mode| {
+        token_rewards::<F>(py, seg_ends, seg_offsets, shape, offsets, |buf, segs, lay| {
             // segments first, so that bad segments are named as such rather than as seg_offsets
             segs.check(lay)?;
             let r = rd::redistribute(vs, &segs.offsets, os)?;
