@@ -111,8 +111,8 @@ def test_loading_something_else_is_a_clear_error(tmp_path):
         RewardModel.load(tmp_path)
     model = RewardModel(train_ensemble({"e": synthetic_pairs(50)}, None, TrainConfig(epochs=1), members=1))
     model.save(tmp_path / "ok")
-    (tmp_path / "ok" / "weights.safetensors").write_bytes(b"\x00" * 20)
-    with pytest.raises(ModelFormatError, match="not readable safetensors"):
+    next((tmp_path / "ok").glob("weights-*.safetensors")).write_bytes(b"\x00" * 20)
+    with pytest.raises(ModelFormatError, match="does not match the SHA-256"):
         RewardModel.load(tmp_path / "ok")
 
 

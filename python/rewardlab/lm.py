@@ -17,6 +17,9 @@ from rewardlab.errors import invalid
 from rewardlab.paths import cache_root
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Every transformers load passes this explicitly: a model folder's custom code (``auto_map``) is
+# never run, and transformers never stops to ask on standard input whether it may.
+NO_REMOTE_CODE = {"trust_remote_code": False}
 
 
 def resolve_spec(spec: str) -> Path:
@@ -54,8 +57,10 @@ def load_causal_lm(spec: str):
         if (target / "config.json").exists() and (target / "model.safetensors").exists():
             source, kwargs = target, {}
         else:
-            tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+            tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, **NO_REMOTE_CODE)
+            model = AutoModelForCausalLM.from_pretrained(
+                path.parent, gguf_file=path.name, dtype=torch.float32, **NO_REMOTE_CODE
+            )
             # The weights are plain float32 now; drop the GGUF marker so they can be saved.
             model.hf_quantizer = None
             if hasattr(model.config, "quantization_config"):
@@ -71,8 +76,12 @@ def load_causal_lm(spec: str):
             else:
                 os.replace(tmp, target)
             source, kwargs = target, {}
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **NO_REMOTE_CODE)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **kwargs, **NO_REMOTE_CODE)
+    except (OSError, ValueError, KeyError) as err:
+        # e.g. a config whose architecture exists only as custom code (auto_map): refused, not run
+        raise invalid("model", f"cannot load a causal LM from {source}: {err}") from None
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -23,7 +23,47 @@ from rewardlab.errors import invalid
 from rewardlab.paths import cache_root
 
 EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH")
+# What a model file may name without pointing into the file system.
+BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "lm:smollm2")
 _LOADED: dict[str, Embedder] = {}
+
+
+def model_file_embedder(spec: object, folder: str | Path) -> str:
+    """The embedder spec that a model file in ``folder`` names, checked before anything loads.
+
+    A model folder is untrusted input: its spec may be a name (``minilm``, ``e5``, ``hash``,
+    ``lm:smollm2``; names select built-in classes and read no path), or ``lm:REL`` with a
+    relative path that stays inside ``folder`` (symlinks resolved), returned as an absolute spec.
+    Absolute paths and paths that escape the folder are refused, so a downloaded model cannot
+    make rewardlab load whatever directory it names.
+    """
+    if not isinstance(spec, str):
+        raise invalid("embedder", f"expected a string, got {type(spec).__name__}")
+    if spec in BUILTIN_EMBEDDERS or not spec.startswith("lm:"):
+        return spec  # a name: get_embedder maps it to a built-in class or refuses it; no path is read
+    if len(spec) == 3:
+        raise invalid("embedder", "'lm:' needs a path inside the model folder")
+    rel = Path(spec[3:])
+    root = Path(folder).resolve()
+    target = (root / rel).resolve()
+    if rel.is_absolute() or ".." in rel.parts or not target.is_relative_to(root) or target == root:
+        raise invalid(
+            "embedder",
+            f"{spec!r} points outside the model folder {root}; a model file may name only "
+            f"{', '.join(BUILTIN_EMBEDDERS)} or a causal LM inside its own folder: copy the LM into "
+            f"{root} and name it lm:<relative path>",
+        )
+    return f"lm:{target}"
+
+
+def model_file_spec(spec: str, folder: str | Path) -> str:
+    """``spec`` as a model file in ``folder`` records it: ``lm:`` paths inside the folder become
+    relative (so the folder can move); anything else is kept and refused again on load."""
+    if spec.startswith("lm:") and spec not in BUILTIN_EMBEDDERS:
+        target, root = Path(spec[3:]).expanduser().resolve(), Path(folder).resolve()
+        if target.is_relative_to(root) and target != root:
+            return f"lm:{target.relative_to(root).as_posix()}"
+    return spec
 
 
 def get_embedder(spec: str) -> Embedder:
@@ -123,4 +163,4 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, 
     return out
 
 
-__all__ = ["EMBEDDERS", "Embedder", "EmbeddingCache", "default_cache_dir", "embed_texts", "get_embedder"]
+__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "Embedder", "EmbeddingCache", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]

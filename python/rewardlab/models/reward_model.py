@@ -1,15 +1,11 @@
 """An ensemble reward model on frozen embeddings, persisted as safetensors + JSON (never pickle).
 
-A model folder holds ``rewardlab_model.json`` (format marker, version, per-member embedder,
-head shape, score normalisation and training record) and ``weights.safetensors`` (tensors named
-``member{i}.{param}``). Loading anything else raises :class:`ModelFormatError`.
+A model folder holds ``rewardlab_model.json`` and ``weights-<hash>.safetensors`` (see
+:mod:`rewardlab.models.model_file`). Loading anything else raises :class:`ModelFormatError`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -19,15 +15,20 @@ import torch
 
 from rewardlab.errors import InvalidInputError
 from rewardlab.models.heads import HeadConfig, Member, MLPHead
+from rewardlab.models.model_file import (
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    ModelFormatError,
+    check_shapes,
+    member_specs,
+    read_config,
+    read_weights,
+    safetensors_header,
+    write_model,
+)
 
-FORMAT = "rewardlab-reward-model"
-FORMAT_VERSION = 1
-CONFIG_FILE = "rewardlab_model.json"
-WEIGHTS_FILE = "weights.safetensors"
-
-
-class ModelFormatError(InvalidInputError):
-    """A path that does not hold a (readable, compatible) rewardlab reward model."""
+__all__ = ["CONFIG_FILE", "FORMAT", "FORMAT_VERSION", "ModelFormatError", "RewardModel"]
 
 
 @dataclass
@@ -59,23 +60,22 @@ class RewardModel:
         feats = {e: embed_texts(get_embedder(e), texts, **embed_kwargs) for e in self.embedders}
         return self.score_features(feats)
 
-    # ---- persistence -------------------------------------------------------------------
+    # ---- persistence (format and checks: rewardlab.models.model_file) ---------------------
     def save(self, directory: str | Path) -> Path:
-        from safetensors.torch import save_file
+        """Writes the model to ``directory`` atomically as a whole (see :mod:`.model_file`)."""
+        from safetensors.torch import save
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        from rewardlab.embed import model_file_spec
+
         tensors = {
             f"member{i}.{name}": t.detach().contiguous().clone()
             for i, m in enumerate(self.members)
             for name, t in m.head.state_dict().items()
         }
         config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "members": [
                 {
-                    "embedder": m.embedder,
+                    "embedder": model_file_spec(m.embedder, directory),
                     "head": m.head.config.to_dict(),
                     "offset": m.offset,
                     "scale": m.scale,
@@ -85,63 +85,32 @@ class RewardModel:
             ],
             "meta": self.meta,
         }
-        # Weights first, config last: a folder with a config always has its weights.
-        tag = uuid.uuid4().hex
-        tmp_w, tmp_c = out / f".{WEIGHTS_FILE}.{tag}.tmp", out / f".{CONFIG_FILE}.{tag}.tmp"
-        save_file(tensors, str(tmp_w), metadata={"format": FORMAT})
-        os.replace(tmp_w, out / WEIGHTS_FILE)
-        tmp_c.write_text(json.dumps(config, indent=2, default=_json_default))
-        os.replace(tmp_c, out / CONFIG_FILE)
-        return out
+        return write_model(directory, config, save(tensors, metadata={"format": FORMAT}))
 
     @classmethod
     def load(cls, directory: str | Path) -> "RewardModel":
+        """Reads a model folder, checking everything in it before building anything."""
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from safetensors.torch import load
+
+        from rewardlab.embed import model_file_embedder
 
         path = Path(directory)
-        cfg_path = path / CONFIG_FILE
-        if not path.is_dir():
-            raise ModelFormatError(f"model: {path} is not a directory holding a rewardlab model")
-        if not cfg_path.exists():
-            raise ModelFormatError(f"model: {path} is not a rewardlab model folder (no {CONFIG_FILE})")
+        config = read_config(path)
+        specs = member_specs(config)
+        embedders = [model_file_embedder(m["embedder"], path) for m in specs]
+        data = read_weights(path, config)
+        check_shapes(safetensors_header(data), specs)
         try:
-            config = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelFormatError(f"model: {cfg_path} is not valid JSON ({err})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelFormatError(f"model: {cfg_path} is not a rewardlab reward-model config")
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ModelFormatError(
-                f"model: {path} has format version {config.get('format_version')}, this rewardlab reads {FORMAT_VERSION}"
-            )
-        try:
-            tensors = load_file(str(path / WEIGHTS_FILE))
-        except FileNotFoundError:
-            raise ModelFormatError(f"model: {path} has no {WEIGHTS_FILE}") from None
-        except (SafetensorError, OSError) as err:
-            raise ModelFormatError(f"model: {path / WEIGHTS_FILE} is not readable safetensors ({err})") from None
+            tensors = load(data)
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ModelFormatError(f"model: the weights in {path} are not readable safetensors ({err})") from None
         members = []
-        for i, spec in enumerate(config.get("members") or []):
-            head = MLPHead(HeadConfig.from_dict(spec["head"]))
+        for i, (spec, embedder) in enumerate(zip(specs, embedders)):
+            head = MLPHead(HeadConfig(dim=spec["dim"], hidden=spec["hidden"], dropout=spec["dropout"]))
             prefix = f"member{i}."
-            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            try:
-                head.load_state_dict(state)
-            except RuntimeError as err:
-                raise ModelFormatError(f"model: member {i} weights do not match its config ({err})") from None
+            state = {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+            head.load_state_dict(state)
             head.eval()
-            members.append(Member(spec["embedder"], head, float(spec["offset"]), float(spec["scale"]), spec.get("info", {})))
-        if not members:
-            raise ModelFormatError(f"model: {cfg_path} lists no members")
+            members.append(Member(embedder, head, spec["offset"], spec["scale"], spec["info"]))
         return cls(members=members, meta=config.get("meta", {}))
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -108,6 +108,9 @@ def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainCon
     head.eval()
     with torch.inference_mode():
         raw = torch.cat([head(xc), head(xr)])
+    if not bool(torch.isfinite(raw).all()):
+        # e.g. a learning rate so large that the weights overflowed: never save such a head
+        raise invalid("lr", f"training diverged (non-finite scores after training member seed {seed}) with lr={config.lr}; lower the learning rate")
     offset, scale = float(raw.mean()), float(raw.std()) or 1.0
     info = {
         "seed": seed,
