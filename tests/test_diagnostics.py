@@ -158,3 +158,17 @@ def test_accuracy_interval_is_cluster_robust():
     # the binomial interval over 40 independent prompts, not over 4,800 pairs
     half = 1.96 * np.sqrt(acc * (1 - acc) / 40)
     assert hi - lo == pytest.approx(2 * half * np.sqrt(40 / 39), rel=1e-9)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.sampled_from([2, 3, 10, 10**6]))
+def test_agreement_on_large_tied_groups_equals_all_pairs(seed, n, levels):
+    """The O(n log n) count equals the all-pairs definition, ties in either score included."""
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, levels, n).astype(np.float64) * rng.choice([-1.0, 1.0], n)
+    y = rng.integers(0, levels, n).astype(np.float64)
+    agree, comparable = ref_agreement(r, y)
+    if comparable == 0:
+        return
+    acc, _, count = on_policy_accuracy(r, y, np.array([0, n]))
+    assert count == comparable and acc == pytest.approx(agree / comparable, abs=1e-12)

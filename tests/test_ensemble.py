@@ -169,3 +169,16 @@ def test_native_function_refuses_what_the_facade_would_convert():
         _core.aggregate(np.zeros(4), "mean", 1.0, 0.5)
     with pytest.raises(InvalidInputError, match="^method:"):
         _core.aggregate(np.zeros((3, 4)), "avg", 1.0, 0.5)
+
+
+@pytest.mark.parametrize("scale", [1e154, 1e155, 1e200, 1e307])
+def test_an_overflowing_spread_is_infinite_like_numpy_never_zero(scale):
+    x = np.array([[scale, -scale, 0.5 * scale]])
+    x = np.concatenate([x, -x]).T.copy()  # [3 members, 2 items]
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = x.std(0)
+    got = aggregate(x, "mean").std
+    assert not (got == 0).any()
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected) | np.isnan(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-12)

@@ -152,3 +152,18 @@ def test_confidences():
         shape_confidence([0.2], [0.1], [0.3], "bogus")
     g = quantile_grid([3.0, 1.0, 2.0], 3)
     assert g[0] == -np.inf and g[-1] == np.inf and list(g[1:-1]) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("points", [0, 1, 10**5, 2.5, True])
+def test_sweep_refuses_impossible_grids_instead_of_aborting(points):
+    c = np.linspace(0, 1, 50)
+    ones = np.ones(50)
+    with pytest.raises(ValueError, match="points"):
+        sweep(c, c, ones, ones, ones, ones, points=points)
+
+
+def test_the_sweep_kernel_refuses_a_grid_it_cannot_hold():
+    c = np.linspace(0, 1, 10)
+    taus = np.linspace(0, 1, 2000)
+    with pytest.raises(InvalidInputError, match="cells"):
+        _core.gate_sweep(c, c, np.zeros(10), np.zeros(10), taus, taus)

@@ -101,3 +101,27 @@ def test_unhashable_and_other_hashable_ids():
     np.testing.assert_allclose(res.scalar, [0.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="index"):
         credit.grpo(r, m, [[1], [1], [2]])
+
+
+@pytest.mark.parametrize("epsilon", [-1.0, -1e-9, float("nan"), float("inf")])
+def test_grpo_rejects_a_negative_or_non_finite_epsilon(epsilon):
+    """epsilon=-1 used to flip the sign of every advantage whose group std was below 1."""
+    from rewardlab.credit import verl
+
+    scores = np.array([[1.0], [0.0], [0.5], [0.2]], dtype=np.float32)
+    mask = np.ones_like(scores)
+    index = np.array([0, 0, 1, 1])
+    with pytest.raises(ValueError, match="epsilon"):
+        credit.grpo(scores, mask, index, epsilon=epsilon)
+    import torch
+
+    with pytest.raises(ValueError, match="epsilon"):
+        verl.compute_grpo_outcome_advantage(torch.from_numpy(scores), torch.from_numpy(mask), index, epsilon=epsilon)
+
+
+def test_place_outcome_reward_without_a_mask_is_an_error_not_a_panic():
+    from rewardlab import _core
+
+    kl = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="action_mask"):
+        _core.place_outcome_reward(np.ones(2, np.float32), kl, None, None, kl_coef=0.1, clip=None)

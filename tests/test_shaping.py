@@ -161,3 +161,52 @@ def test_singletons_and_all_equal_groups_are_documented_behaviour():
 def test_bad_input_names_the_argument(call, arg):
     with pytest.raises(ValueError, match=f"^{arg}"):
         call()
+
+
+# ---- audit regressions: huge B/beta, float offsets -------------------------------------------------
+
+def exact_root(r, gamma_exponent):
+    """The root of F by bisection in arbitrary precision (mpmath), with enough digits to resolve
+    3 − 3/(2 + e^(B/β)) from 3 where e^(B/β) is far past float64."""
+    import mpmath
+
+    digits = int(gamma_exponent / 2.3) + 40
+    mpmath.mp.dps = digits
+    gamma = mpmath.e ** mpmath.mpf(gamma_exponent)
+    r = [mpmath.mpf(x) for x in r]
+    F = lambda m: sum((gamma if x >= m else 1) * (x - m) for x in r)  # noqa: E731
+    lo, hi = min(r) - 1, max(r) + 1
+    for _ in range(int(3.4 * digits)):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if F(mid) > 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("b_over_beta", [38.0, 40.0, 700.0, 710.0, 720.0, 5000.0])
+def test_huge_b_over_beta_neither_overflows_nor_ties_the_top_candidate(b_over_beta):
+    r = np.array([[1.0, 2.0, 3.0]])
+    m = stackelberg_thresholds(r, beta=1.0, B=b_over_beta).m[0]
+    exact = exact_root([1.0, 2.0, 3.0], b_over_beta)
+    assert m < 3.0 and exact < 3  # the exact root is below the top reward, and so is m
+    assert abs(m - float(exact)) <= 4.5e-16  # the nearest float below 3 (or the root itself)
+    hard = shape_rewards(r, method="stackelberg_hard", beta=1.0, B=b_over_beta)
+    np.testing.assert_array_equal(hard, [[0.0, 0.0, b_over_beta]])
+
+
+def test_bon_shaping_with_huge_b_over_beta_is_not_random():
+    """`bon --no-caps --b-over-beta 720` used to score exactly like random (threshold 0)."""
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=(50, 8))
+    shaped = shape_rewards(r, method="stackelberg_hard", beta=1.0, B=720.0)
+    assert (shaped[np.arange(50), r.argmax(1)] == 720.0).all()
+
+
+@pytest.mark.parametrize("offsets", [[0, 1.7, 3], np.array([0.0, 1.0, 3.0]), ["0", "1", "3"]])
+def test_float_offsets_are_refused_not_truncated(offsets):
+    from rewardlab.diagnostics import reward_variance
+
+    r = np.array([1.0, 2.0, 3.0])
+    for call in (lambda: stackelberg_thresholds(r, offsets, beta=1.0, B=1.0), lambda: best_of_n(r, offsets),
+                 lambda: reward_variance(r, offsets)):
+        with pytest.raises(ValueError, match="offsets"):
+            call()

@@ -25,9 +25,12 @@ def groups(rewards: Any, offsets: Any | None) -> tuple[np.ndarray, np.ndarray | 
             raise invalid("rewards", f"must be 2-D [prompts, candidates] or 1-D with offsets, got shape {r.shape}")
         return r, None
     try:
-        off = np.ascontiguousarray(offsets, dtype=np.int64)
+        raw = np.asarray(offsets)
     except (TypeError, ValueError) as err:
         raise invalid("offsets", f"must be a 1-D array of integers ({err})") from None
+    if raw.dtype.kind not in "iu":  # a float offset such as 1.7 would be truncated silently
+        raise invalid("offsets", f"must be integers (group starts), got dtype {raw.dtype}")
+    off = np.ascontiguousarray(raw, dtype=np.int64)
     if r.ndim != 1 or off.ndim != 1:
         raise invalid("offsets", "with offsets, rewards must be 1-D (flat candidates) and offsets 1-D")
     return r, off

@@ -135,9 +135,14 @@ def quantile_grid(c, points: int) -> np.ndarray:
     return np.unique(np.concatenate([[-np.inf], inner, [np.inf]]))
 
 
+MAX_POINTS = 1000  # quantile levels per confidence: a grid of at most ~1000 x 1000 cells
+
+
 def sweep(c1, c2, fast_correct, slow_correct, fast_tokens, slow_tokens, points: int = 33) -> Sweep:
     """Accuracy and spend of the gate at every pair of quantile thresholds (``c2=None``: a
     single column). ``*_correct`` are 1 / 0.5 (tie) / 0 per item."""
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or not 2 <= points <= MAX_POINTS:
+        raise invalid("points", f"must be an integer in [2, {MAX_POINTS}], got {points!r}")
     c1 = _vector("c1", c1)
     n = len(c1)
     c2v = np.zeros(n) if c2 is None else _vector("c2", c2, n)

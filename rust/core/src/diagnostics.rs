@@ -80,27 +80,127 @@ pub fn pairwise_agreement(proxy: &[f64], gold: &[f64], layout: &Layout) -> Resul
     let groups: Vec<usize> = (0..layout.rows()).collect();
     let pairs = parallel::try_map(groups, proxy.len(), #[inline(always)] |g| {
         let range = layout.range(g);
-        let (p, y) = (&proxy[range.clone()], &gold[range]);
-        let (mut agree, mut comparable) = (0.0, 0u64);
-        for i in 0..p.len() {
-            for j in i + 1..p.len() {
-                let dg = y[i] - y[j];
-                if dg == 0.0 {
-                    continue;
-                }
-                comparable += 1;
-                let dp = p[i] - p[j];
-                agree += if dp == 0.0 { 0.5 } else if (dp > 0.0) == (dg > 0.0) { 1.0 } else { 0.0 };
-            }
-        }
-        Ok((agree, comparable))
+        Ok(agreement(&proxy[range.clone()], &gold[range]))
     })?;
     Ok(pairs.into_iter().unzip())
+}
+
+/// (agreeing, comparable) pairs of one group in O(n log n) (Knight's algorithm for Kendall's τ):
+/// sorted by (gold, proxy), the pairs the proxy orders against the gold are the strict inversions
+/// of the proxy sequence, counted by a merge sort; ties come from run lengths.
+fn agreement(p: &[f64], y: &[f64]) -> (f64, u64) {
+    // x + 0.0 turns −0.0 into 0.0, so that the sort order and `==` agree on ties
+    let (p, y): (Vec<f64>, Vec<f64>) = (p.iter().map(|x| x + 0.0).collect(), y.iter().map(|x| x + 0.0).collect());
+    let n = p.len() as u64;
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_unstable_by(|&a, &b| y[a].total_cmp(&y[b]).then(p[a].total_cmp(&p[b])));
+    let pairs = |t: u64| t * t.saturating_sub(1) / 2;
+    let tied_runs = |same: &dyn Fn(usize, usize) -> bool, idx: &[usize]| -> u64 {
+        let (mut total, mut run) = (0u64, 1u64);
+        for k in 1..idx.len() {
+            if same(idx[k - 1], idx[k]) {
+                run += 1;
+            } else {
+                total += pairs(run);
+                run = 1;
+            }
+        }
+        total + pairs(run)
+    };
+    let gold_ties = tied_runs(&|a, b| y[a] == y[b], &order);
+    let joint_ties = tied_runs(&|a, b| y[a] == y[b] && p[a] == p[b], &order);
+    let mut seq: Vec<f64> = order.iter().map(|&i| p[i]).collect();
+    let discordant = inversions(&mut seq);
+    // seq is now the proxy sorted: its runs are the proxy ties
+    let (mut proxy_ties, mut run) = (0u64, 1u64);
+    for k in 1..seq.len() {
+        if seq[k - 1] == seq[k] {
+            run += 1;
+        } else {
+            proxy_ties += pairs(run);
+            run = 1;
+        }
+    }
+    proxy_ties += pairs(run);
+    let comparable = pairs(n) - gold_ties;
+    let proxy_tied = proxy_ties - joint_ties; // tied in the proxy, different in the gold
+    let concordant = comparable - discordant - proxy_tied;
+    (concordant as f64 + 0.5 * proxy_tied as f64, comparable)
+}
+
+/// Number of pairs i < j with `x[i] > x[j]` (strictly); sorts `x` (bottom-up merge sort).
+fn inversions(x: &mut [f64]) -> u64 {
+    let n = x.len();
+    let mut buf = x.to_vec();
+    let (mut src, mut dst): (&mut [f64], &mut [f64]) = (x, &mut buf);
+    let mut count = 0u64;
+    let mut width = 1;
+    let mut in_x = true;
+    while width < n {
+        let mut lo = 0;
+        while lo < n {
+            let mid = (lo + width).min(n);
+            let hi = (lo + 2 * width).min(n);
+            let (mut i, mut j, mut k) = (lo, mid, lo);
+            while i < mid && j < hi {
+                if src[j] < src[i] {
+                    dst[k] = src[j];
+                    count += (mid - i) as u64;
+                    j += 1;
+                } else {
+                    dst[k] = src[i];
+                    i += 1;
+                }
+                k += 1;
+            }
+            dst[k..k + (mid - i)].copy_from_slice(&src[i..mid]);
+            let k = k + (mid - i);
+            dst[k..k + (hi - j)].copy_from_slice(&src[j..hi]);
+            lo = hi;
+        }
+        std::mem::swap(&mut src, &mut dst);
+        in_x = !in_x;
+        width *= 2;
+    }
+    if !in_x {
+        dst.copy_from_slice(src); // the sorted run ended in the buffer: dst is x again
+    }
+    count
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn brute(p: &[f64], y: &[f64]) -> (f64, u64) {
+        let (mut agree, mut comparable) = (0.0, 0u64);
+        for i in 0..p.len() {
+            for j in i + 1..p.len() {
+                let (dg, dp) = (y[i] - y[j], p[i] - p[j]);
+                if dg != 0.0 {
+                    comparable += 1;
+                    agree += if dp == 0.0 { 0.5 } else if (dp > 0.0) == (dg > 0.0) { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        (agree, comparable)
+    }
+
+    #[test]
+    fn fast_agreement_equals_all_pairs_with_ties() {
+        let mut state = 12345u64;
+        let mut draw = |k: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % k) as f64
+        };
+        for n in 0..40 {
+            for levels in [2, 3, 7, 1000] {
+                let p: Vec<f64> = (0..n).map(|_| draw(levels) * if draw(2) == 0.0 { 1.0 } else { -1.0 }).collect();
+                let y: Vec<f64> = (0..n).map(|_| draw(levels)).collect();
+                assert_eq!(agreement(&p, &y), brute(&p, &y), "n={n} levels={levels}");
+            }
+        }
+    }
 
     #[test]
     fn moments_and_agreement_by_hand() {
@@ -114,6 +214,7 @@ mod tests {
         // gold 0 < 1 < 2; proxy orders (0,1) right, (0,2) right, (1,2) tied.
         let (agree, n) = pairwise_agreement(&[0.0, 1.0, 1.0, 9.0], &[0.0, 1.0, 2.0, 3.0], &lay).unwrap();
         assert_eq!((agree, n), (vec![2.5, 0.0], vec![3, 0]));
+        assert_eq!(agreement(&[0.0, 1.0, 1.0], &[0.0, 1.0, 2.0]), (2.5, 3));
         assert_eq!(group_moments(&[f64::NAN], &Layout::Padded { rows: 1, cols: 1 }, 0).unwrap_err().arg(), "rewards");
     }
 }

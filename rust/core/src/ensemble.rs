@@ -272,7 +272,12 @@ fn tile_stats<R: Real, const T: usize, const EXTREME: u8>(block: &Block<'_, R>, 
     let shift: [f64; T] = std::array::from_fn(|i| sum[i] * inv_members);
     TileStats {
         mean: std::array::from_fn(|i| x0[i] + shift[i]),
-        var: std::array::from_fn(|i| (sum_sq[i] * inv_members - shift[i] * shift[i]).max(0.0)),
+        // Squares past ~1e154 overflow to inf − inf = NaN, which `max(0.0)` would turn into a
+        // variance of 0: an overflowed spread is infinite (numpy's answer), never zero.
+        var: std::array::from_fn(|i| {
+            let v = sum_sq[i] * inv_members - shift[i] * shift[i];
+            if v.is_nan() { f64::INFINITY } else { v.max(0.0) }
+        }),
         extreme,
     }
 }

@@ -256,6 +256,9 @@ pub struct Sweep {
 /// Every cell of the `tau1 × tau2` grid at once. `gain` is what routing an item slow adds to
 /// the number correct (`slow_correct − fast_correct`), so a cell's accuracy is
 /// `(Σ fast_correct + gain) / n`; `slow_tokens` is what the slow path spends on it.
+/// The largest threshold grid [`sweep`] evaluates (about 50 MB of results).
+pub const MAX_SWEEP_CELLS: usize = 1 << 20;
+
 pub fn sweep(c1: &[f64], c2: &[f64], gain: &[f64], slow_tokens: &[f64], tau1: &[f64], tau2: &[f64]) -> Result<Sweep> {
     check_pair(c1, Some(c2))?;
     let n = c1.len();
@@ -274,6 +277,15 @@ pub fn sweep(c1: &[f64], c2: &[f64], gain: &[f64], slow_tokens: &[f64], tau1: &[
         if let Some(i) = t.iter().position(|x| x.is_nan()) {
             return Err(CoreError::value(arg, format!("value {i} is NaN")));
         }
+    }
+    // Each cell costs 48 bytes and each column a pass over the items: refuse a grid that cannot
+    // be held instead of letting the allocator abort the process.
+    let cells = tau1.len().saturating_mul(tau2.len());
+    if cells > MAX_SWEEP_CELLS {
+        return Err(CoreError::value(
+            "tau1",
+            format!("a {} x {} threshold grid has {cells} cells; at most {MAX_SWEEP_CELLS} are allowed", tau1.len(), tau2.len()),
+        ));
     }
     // Items in c1 order, copied once so that every column is one sequential pass.
     let mut order: Vec<usize> = (0..n).collect();

@@ -68,7 +68,10 @@ pub fn outcome_advantages<F: Real>(
         return Err(CoreError::Empty { arg: "scores" });
     }
     if let Estimator::Grpo { eps, .. } = estimator {
-        check_finite("epsilon", eps)?;
+        // A negative eps can make std + eps negative and silently flip the advantages' sign.
+        if !(eps.is_finite() && eps >= 0.0) {
+            return Err(CoreError::value("epsilon", format!("must be finite and >= 0, got {eps}")));
+        }
     }
     check_finite("std_floor", robust.std_floor)?;
     let mut report = OutcomeReport { n_groups, ..Default::default() };

@@ -104,21 +104,28 @@ pub fn thresholds(rewards: &[f64], weights: Option<&[f64]>, layout: &Layout, spe
             _ => spec.b,
         };
         let exponent = spec.exponent_cap.map_or(b / spec.beta, |c| (b / spec.beta).min(c));
-        Ok((group_root(r, w, exponent.exp()), b))
+        // γ = e^exponent overflows past 709.8; every formula below takes 1/γ instead, which
+        // only underflows towards the exact large-γ limit.
+        Ok((group_root(r, w, exponent), b))
     })?;
     let (m, b) = pairs.into_iter().unzip();
     Ok(Thresholds { m, b })
 }
 
-/// Root of F(m) = Σ w_i·(γ if r_i ≥ m else 1)·(r_i − m) for one group.
-fn group_root(r: &[f64], w: Option<&[f64]>, gamma: f64) -> f64 {
+/// Root of F(m) = Σ w_i·(γ if r_i ≥ m else 1)·(r_i − m) for one group, γ = e^exponent.
+///
+/// The returned float is the one nearest the exact root on the same side of every reward as the
+/// exact root: where the root lies a hair below a reward and rounds onto it (large γ), the next
+/// float below is returned, so `r > m` holds exactly when it holds for the exact root.
+fn group_root(r: &[f64], w: Option<&[f64]>, exponent: f64) -> f64 {
+    let inv_gamma = (-exponent).exp();
     let n = r.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_unstable_by(|&a, &b| r[a].total_cmp(&r[b]));
     let wt = |i: usize| w.map_or(1.0, |w| w[i]);
     let (total_wr, total_w) = order.iter().fold((0.0, 0.0), |(s, t), &i| (s + wt(i) * r[i], t + wt(i)));
     // Piece j: the j smallest samples are below m (weight 1), the rest at or above it (weight γ);
-    // there F(m) = A_j − m·W_j, valid for m in [r_(j−1), r_(j)].
+    // there F(m)/γ = A_j − m·W_j with A_j = Σ_low w·r/γ + Σ_high w·r, valid for m in [r_(j−1), r_(j)].
     let (mut low_wr, mut low_w) = (0.0, 0.0);
     let mut best = (f64::INFINITY, 0.0);
     for j in 0..=n {
@@ -127,7 +134,11 @@ fn group_root(r: &[f64], w: Option<&[f64]>, gamma: f64) -> f64 {
             low_wr += wt(i) * r[i];
             low_w += wt(i);
         }
-        let (a, den) = (low_wr + gamma * (total_wr - low_wr), low_w + gamma * (total_w - low_w));
+        let (a, den) = if j == n {
+            (low_wr, low_w) // nothing at or above m: no γ in this piece
+        } else {
+            (low_wr * inv_gamma + (total_wr - low_wr), low_w * inv_gamma + (total_w - low_w))
+        };
         if den <= 0.0 {
             continue;
         }
@@ -135,7 +146,7 @@ fn group_root(r: &[f64], w: Option<&[f64]>, gamma: f64) -> f64 {
         let left = if j == 0 { f64::NEG_INFINITY } else { r[order[j - 1]] };
         let right = if j == n { f64::INFINITY } else { r[order[j]] };
         if left <= m && m <= right {
-            return m;
+            return on_the_exact_side(r, w, exponent, m);
         }
         // Rounding can put the root a hair outside its piece; keep the closest candidate.
         let miss = if m < left { left - m } else { m - right };
@@ -143,7 +154,47 @@ fn group_root(r: &[f64], w: Option<&[f64]>, gamma: f64) -> f64 {
             best = (miss, m.clamp(left, right));
         }
     }
-    best.1
+    on_the_exact_side(r, w, exponent, best.1)
+}
+
+/// `m`, or its neighbouring float, so that no reward equals it unless F is zero there.
+///
+/// F is strictly decreasing, so the exact root is below a reward `m` exactly when F(m) < 0 and
+/// above it when F(m) > 0. At m equal to a reward F = Σ_{r<m} w·(r−m) + γ·Σ_{r>m} w·(r−m): the two
+/// sums have fixed signs, and they are compared in logs so that no γ overflows or underflows.
+fn on_the_exact_side(r: &[f64], w: Option<&[f64]>, exponent: f64, m: f64) -> f64 {
+    if !r.contains(&m) {
+        return m;
+    }
+    let (mut below, mut above) = (0.0f64, 0.0f64);
+    for (k, &x) in r.iter().enumerate() {
+        let wk = w.map_or(1.0, |w| w[k]);
+        if x < m {
+            below += wk * (m - x);
+        } else if x > m {
+            above += wk * (x - m);
+        }
+    }
+    let (below, above) = (below.ln(), exponent + above.ln()); // ln 0 = −inf: an empty side loses
+    if below > above {
+        next_below(m)
+    } else if above > below {
+        next_above(m)
+    } else {
+        m
+    }
+}
+
+fn next_below(x: f64) -> f64 {
+    -next_above(-x)
+}
+
+fn next_above(x: f64) -> f64 {
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
 /// Shaped rewards per candidate: `B_g·σ(α(r − m_g))`, or the hard threshold `B_g·[r > m_g]`
@@ -253,6 +304,18 @@ mod tests {
         let spec = ThresholdSpec { b: 2.0, beta: 1.0, exponent_cap: None, range_factor: Some(2.0) };
         let th = thresholds(&[0.3, 5.0, 5.0, 5.0], None, &lay, spec).unwrap();
         assert_eq!(th.m, vec![0.3, 5.0]);
+    }
+
+    #[test]
+    fn huge_b_over_beta_does_not_overflow_and_keeps_the_top_candidate_above() {
+        // γ = e^710 is inf in f64; the exact root is 3 − 3/(2 + γ), just below 3.
+        let lay = Layout::Padded { rows: 1, cols: 3 };
+        for b in [40.0, 710.0, 1e6] {
+            let spec = ThresholdSpec { b, beta: 1.0, exponent_cap: None, range_factor: None };
+            let th = thresholds(&[1.0, 2.0, 3.0], None, &lay, spec).unwrap();
+            assert!(th.m[0] < 3.0 && th.m[0] > 3.0 - 1e-12, "{b}: {}", th.m[0]);
+            assert_eq!(shape(&[1.0, 2.0, 3.0], &lay, &th, 1.0, true).unwrap(), vec![0.0, 0.0, b]);
+        }
     }
 
     #[test]

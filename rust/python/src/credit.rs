@@ -333,6 +333,9 @@ pub fn place_outcome_reward<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let k = floats("kl", kl)?;
     let m = mask("action_mask", Some(action_mask))?;
+    if matches!(m, crate::arrays::Mask::Absent) {
+        return Err(invalid("action_mask", "is required (a 0/1 array shaped like kl), got None"));
+    }
     let off = offsets.as_ref().map(|o| o.as_slice()).transpose()?;
     let shape = k.shape().to_vec();
     with_floats!(k, |ks: F| {
@@ -340,7 +343,7 @@ pub fn place_outcome_reward<'py>(
         let rs = slice(&rr);
         let lay = layout("kl", &shape, off, ks.len())?;
         let out = with_mask!(m, |ms| detach(py, || {
-            let ms = ms.expect("action_mask is required");
+            let ms = ms.expect("checked above: the mask is present");
             token_reward::place_outcome_reward(rs, ks, ms, &lay, kl_coef, clip)
         }))?;
         shaped(py, out, &shape)
