@@ -182,3 +182,46 @@ def test_judge_uses_only_held_out_pairs_and_reports_every_judge(trained, hh_slic
     assert set(out["curves"]) == {"gated: lm -> lm", "gated: ensemble -> lm", "gated: lm -> ensemble"}
     assert main(["judge", "--data", str(hh_slice), "--limit", "2"]) == 2
     assert "limit" in capsys.readouterr().err
+
+
+# ---- audit regressions: outputs checked before the work, written atomically --------------------------
+
+def test_bad_output_paths_fail_before_any_work(trained, tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [
+        (["score", "--model", str(trained), "--data", "missing.jsonl", "--out", str(tmp_path / "nope" / "s.jsonl")], "out: the folder"),
+        (["score", "--model", str(trained), "--data", "missing.jsonl", "--out", str(tmp_path)], "is a directory"),
+        (["train", "--data", "missing.jsonl", "--out", str(a_file / "m")], "is not a directory"),
+        (["train", "--data", "missing.jsonl", "--out", str(a_file)], "exists and is not a directory"),
+        (["eval", "--model", str(trained), "--data", "missing.jsonl", "--cache-dir", str(a_file)], "cache_dir"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "missing.jsonl" not in err, err  # refused before the data was read
+
+
+def test_score_writes_its_output_atomically(trained, hh_slice, tmp_path, capsys):
+    out = tmp_path / "scores.jsonl"
+    out.write_text("previous results\n")
+    assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--out", "/dev/full", "--quiet"]) == 2
+    assert "cannot write /dev/full" in capsys.readouterr().err
+    assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--out", str(out), "--quiet"]) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) > 300 and all(json.loads(r)["chosen_score"] is not None for r in rows)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_score_to_stdout_is_pure_jsonl(trained, hh_slice, capsys):
+    assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(json.loads(line)["line"] >= 1 for line in out)
+
+
+def test_a_diverging_learning_rate_is_an_error_not_a_nan_model(hh_slice, tmp_path, capsys):
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(hh_slice), "--out", str(out), "--embedder", "hash", "--members", "1",
+                 "--epochs", "3", "--lr", "1e30", "--quiet"]) == 2
+    assert "lr" in capsys.readouterr().err
+    assert not (out / "rewardlab_model.json").exists()

@@ -169,3 +169,51 @@ def test_bundled_data_counts_match_the_data_readme():
     pairs, oasst = load_pairs(SHARED / "oasst" / "en_100_tree.jsonl")
     assert oasst.pairs == 754 and oasst.n_skipped == 0
     assert len({(p.group, p.prompt) for p in pairs}) == 212
+
+
+# ---- audit regressions: rows that used to abort a whole run -----------------------------------------
+
+BAD_ROWS = {
+    "lone surrogate": ('{"prompt": "p \\ud800", "chosen": "a", "rejected": "b"}', "invalid Unicode (lone surrogate escape)"),
+    "deep nesting": ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+    "5000-digit integer": ('{"prompt": "p", "chosen": "a", "rejected": "b", "n": ' + "9" * 5000 + "}", "number too large"),
+}
+
+
+def test_malformed_rows_are_skipped_and_counted_or_fail_strictly_with_the_line(tmp_path):
+    good = json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"})
+    path = write_lines(tmp_path / "d.jsonl", [good] + [row for row, _ in BAD_ROWS.values()] + [good.replace("q", "q2")])
+    pairs, report = load_pairs(path)
+    assert len(pairs) == 2 and report.rows == 5
+    assert {reason: n for reason, n in report.skipped.items()} == {reason: 1 for _, reason in BAD_ROWS.values()}
+    for line, (_, reason) in enumerate(BAD_ROWS.values(), start=2):
+        assert report.first_lines[reason] == [line]
+    with pytest.raises(DataError, match=r"d.jsonl:2: invalid Unicode"):
+        load_pairs(path, strict=True)
+
+
+def test_an_oasst_reply_whose_text_is_a_number_is_a_skipped_tree(tmp_path):
+    tree = {"message_tree_id": "t", "prompt": {"role": "prompter", "text": "hi", "replies": [
+        {"role": "assistant", "text": 42, "rank": 0}, {"role": "assistant", "text": "hello", "rank": 1}]}}
+    ok = {"message_tree_id": "u", "prompt": {"role": "prompter", "text": "hey", "replies": [
+        {"role": "assistant", "text": "good", "rank": 0}, {"role": "assistant", "text": "bad", "rank": 1}]}}
+    path = write_lines(tmp_path / "o.jsonl", [json.dumps(tree), json.dumps(ok)])
+    pairs, report = load_pairs(path)
+    assert len(pairs) == 1 and report.n_skipped == 1
+
+
+def test_a_utf8_bom_does_not_cost_the_first_row(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    rows = [json.dumps({"prompt": f"q{i}", "chosen": "yes", "rejected": "no"}) for i in range(3)]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode("utf-8"))
+    pairs, report = load_pairs(path)
+    assert len(pairs) == 3 and report.n_skipped == 0
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, True])
+def test_loaders_refuse_a_limit_that_is_not_a_positive_integer(tmp_path, limit):
+    from rewardlab.bon import load_bon
+
+    path = write_lines(tmp_path / "b.jsonl", ["{}"])
+    with pytest.raises(DataError, match="limit"):
+        load_bon(path, limit=limit)

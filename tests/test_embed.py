@@ -51,26 +51,51 @@ def test_interrupted_run_keeps_finished_chunks(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_corrupt_shard_is_ignored_with_a_warning(tmp_path):
+def test_a_corrupt_database_is_set_aside_with_a_warning(tmp_path):
     e = CountingEmbedder()
     embed_texts(e, ["a", "b"], cache_dir=tmp_path, progress=False)
-    shard = next(tmp_path.rglob("shard-*.safetensors"))
-    shard.write_bytes(shard.read_bytes()[:40])  # truncated by something outside rewardlab
+    db = next(tmp_path.rglob("embeddings.sqlite"))
+    for f in db.parent.glob("embeddings.sqlite*"):
+        f.unlink()
+    db.write_bytes(b"not a database at all" * 100)  # overwritten by something outside rewardlab
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = embed_texts(e, ["a", "b"], cache_dir=tmp_path, progress=False)
-    assert any("ignoring unreadable shard" in str(w.message) for w in caught)
+    assert any("ignoring unreadable cache" in str(w.message) for w in caught)
     assert sorted(e.seen) == ["a", "a", "b", "b"]  # both re-embedded
     assert out.shape == (2, 8)
+    assert list(db.parent.glob("embeddings.sqlite.unreadable-*"))  # kept for inspection, not trusted
 
 
-def test_compaction_keeps_every_vector(tmp_path):
+def test_a_shard_format_cache_is_imported_once(tmp_path):
+    """Caches written by rewardlab 0.1 (safetensors shards) keep their vectors."""
+    from safetensors.numpy import save_file
+
+    from rewardlab.embed.cache import embedder_key, text_key
+
     e = CountingEmbedder()
-    texts = [f"t{i}" for i in range(40)]
-    before = embed_texts(e, texts, cache_dir=tmp_path, chunk_size=1, progress=False)  # 40 shards -> compacted
-    assert len(list(tmp_path.rglob("shard-*.safetensors"))) < 40
+    texts = [f"t{i}" for i in range(5)]
+    vecs = np.arange(40, dtype=np.float32).reshape(5, 8)
+    folder = tmp_path / embedder_key(e.id)
+    folder.mkdir()
+    keys = np.frombuffer(b"".join(text_key(t) for t in texts), np.uint8).reshape(5, 16)
+    save_file({"keys": keys, "embeddings": vecs}, str(folder / "shard-0.safetensors"))
+    (folder / ".shard-1.safetensors.dead.tmp").write_bytes(b"x" * 1000)  # a killed run's leftover
+    out = embed_texts(e, texts, cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(out, vecs)
+    assert e.seen == [] and not list(folder.glob("shard-*")) and not list(folder.glob("*.tmp"))
+
+
+def test_no_duplicates_and_lookups_of_repeated_texts(tmp_path):
+    e = CountingEmbedder()
     cache = EmbeddingCache(tmp_path, e.id, e.dim)
-    np.testing.assert_array_equal(cache.get(texts), before)
+    v = e.embed(["a", "b"])
+    cache.put(["a", "b"], v)
+    cache.put(["b", "a"], v[::-1])  # a second writer with the same texts
+    assert len(cache) == 2
+    np.testing.assert_array_equal(cache.get(["b", "a", "b"]), v[[1, 0, 1]])
+    with pytest.raises(KeyError, match="not cached"):
+        cache.get(["a", "zzz"])
 
 
 def test_embedders_are_keyed_apart(tmp_path):

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from rewardlab.alignment import best_of_n, tilted_expectation
-from rewardlab.data import LoadReport, dialogue_text, finish_report, json_rows
+from rewardlab.data import LoadReport, check_limit, dialogue_text, finish_report, json_rows
 from rewardlab.errors import invalid
 from rewardlab.evaluate import wilson_interval
 from rewardlab.shaping import SHAPINGS, shape_rewards
@@ -52,6 +52,7 @@ class BonSet:
 
 def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
     """Prompts, their gold-labelled candidates and gold preferences; malformed rows are reported."""
+    check_limit(limit)
     path = Path(path)
     report = LoadReport(path=str(path), format="reward-bench-bon")
     prompts, cands, golds, samples, labelled_at = [], [], [], [], []
@@ -59,7 +60,7 @@ def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
         try:
             instruction, outputs, gold = row["instruction"], row["outputs"], row["gold_preference_vs_reference"]
             labelled = [(i, o, float(g)) for i, (o, g) in enumerate(zip(outputs, gold)) if g is not None]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             report.skip(line, "malformed best-of-N row")
             continue
         usable = [i for i, o in enumerate(outputs) if isinstance(o, str) and o.strip()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,9 @@ def cmd_train(args) -> int:
     from rewardlab.models import TrainConfig
     from rewardlab.pipeline import Timer, load_split, train_model
 
+    from rewardlab.outputs import check_output_dir
+
+    check_output_dir("out", args.out)
     started = time.perf_counter()
     pairs, reports, split = load_split(args.data, args.dev, args.test, args.split_salt, args.strict)
     for r in reports:
@@ -133,16 +137,17 @@ def cmd_score(args) -> int:
     from rewardlab.models import RewardModel
     from rewardlab.pipeline import score_pairs
 
-    model = RewardModel.load(args.model)
     from rewardlab.data import load_pairs
+    from rewardlab.outputs import atomic_text, check_output_file
 
+    check_output_file("out", args.out)
+    model = RewardModel.load(args.model)
     pairs, report = load_pairs(args.data, strict=args.strict)
-    _say(args, report.summary())
+    print(report.summary(), file=sys.stderr)  # stdout may be the JSONL itself
     chosen, rejected = score_pairs(model, pairs, args.cache_dir, _progress(args))
     method, kw = CLI_RULES[args.aggregate]
     c, r = aggregate(chosen, method, **kw), aggregate(rejected, method, **kw)
-    out = open(args.out, "w", encoding="utf-8") if args.out != "-" else sys.stdout
-    try:
+    with atomic_text("out", args.out) as out:
         for i, p in enumerate(pairs):
             row = {
                 "source": p.source,
@@ -155,9 +160,6 @@ def cmd_score(args) -> int:
                 "rejected_members": [float(x) for x in rejected[:, i]],
             }
             out.write(json.dumps(row) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
     if args.out != "-":
         print(f"wrote {len(pairs)} scored pairs ({args.aggregate}) to {args.out}", file=sys.stderr)
     return 0
@@ -339,7 +341,9 @@ def _tqdm(args):
 
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
+    from rewardlab.outputs import check_output_dir
 
+    check_output_dir("out", args.out)
     run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
              progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts, judge_pairs=args.judge_pairs,
              credit_problems=args.credit_problems)
@@ -483,10 +487,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "embedder", None) is None and args.command == "train":
         args.embedder = ["minilm"]
     try:
+        if getattr(args, "cache_dir", None) is not None:
+            from rewardlab.outputs import check_output_dir
+
+            check_output_dir("cache_dir", args.cache_dir)
         return args.func(args)
     except InvalidInputError as err:
         print(f"rewardlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `rewardlab score ... | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
+    except OSError as err:  # the disk filled up, a file vanished: said plainly, no traceback
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"rewardlab {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"rewardlab {args.command}: interrupted (cached embeddings so far are kept)", file=sys.stderr)
         return 130

@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rewardlab.data import LoadReport, finish_report, json_rows
+from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.step_credit import StepTrace, step_credit
 
 MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
@@ -62,6 +62,7 @@ def load_problems(path: str | Path, limit: int | None = None, mixed_only: bool =
     """Problems in file order; ``limit`` counts kept problems. A solution whose last line is not
     ``A: <answer>`` is skipped and reported; with ``mixed_only``, problems whose solutions are all
     correct or all wrong are left out (they carry no credit)."""
+    check_limit(limit)
     path = Path(path)
     report = LoadReport(path=str(path), format="gsm8k-solutions")
     problems = []

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rewardlab.data import LoadReport, finish_report, json_rows
+from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.evaluate import wilson_interval
 from rewardlab.step_credit import StepTrace, credit_from_logprobs, trace_logprobs
 
@@ -51,6 +51,7 @@ class Trace:
 
 
 def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool = True) -> tuple[list[Trace], LoadReport]:
+    check_limit(limit)
     path = Path(path)
     report = LoadReport(path=str(path), format="big-bench-mistake")
     traces = []

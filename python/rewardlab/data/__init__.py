@@ -5,7 +5,17 @@ by reason, with the first line numbers; under ``strict=True`` the first malforme
 :class:`DataError` instead. Nothing is dropped silently.
 """
 
-from rewardlab.data.formats import FORMATS, DataError, LoadReport, finish_report, json_rows, load_many, load_pairs, read_lines
+from rewardlab.data.formats import (
+    FORMATS,
+    DataError,
+    LoadReport,
+    check_limit,
+    finish_report,
+    json_rows,
+    load_many,
+    load_pairs,
+    read_lines,
+)
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text
 from rewardlab.data.splits import Split, split_by_prompt
 
@@ -22,5 +32,6 @@ __all__ = [
     "read_lines",
     "json_rows",
     "finish_report",
+    "check_limit",
     "split_by_prompt",
 ]

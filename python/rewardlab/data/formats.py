@@ -85,7 +85,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of a text file, plain or ``.gz``; unreadable files raise ``DataError``."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with opener(path, "rt", encoding="utf-8-sig") as fh:  # a leading BOM is not part of row 1
             for number, line in enumerate(fh, start=1):
                 yield number, line
     except FileNotFoundError:
@@ -103,11 +103,40 @@ def json_rows(path: Path, report: "LoadReport", malformed: str) -> Iterator[tupl
             continue
         report.rows += 1
         try:
-            row = json.loads(raw)
-        except json.JSONDecodeError:
-            report.skip(line, malformed)
+            row = parse_row(raw)
+        except _Malformed as bad:
+            report.skip(line, malformed if bad.reason == "bad JSON" else bad.reason)
             continue
         yield line, row
+
+
+def parse_row(raw: str) -> Any:
+    """One JSON line, or :class:`_Malformed` naming why not: bad JSON, nesting too deep for the
+    parser, an integer too long to convert, or a string with a lone surrogate escape (which no
+    encoder downstream can write)."""
+    try:
+        row = json.loads(raw)
+    except RecursionError:
+        raise _Malformed("JSON nested too deeply") from None
+    except json.JSONDecodeError:
+        raise _Malformed("bad JSON") from None
+    except ValueError:  # e.g. Python's limit on integer digits
+        raise _Malformed("number too large") from None
+    # A file decoded as UTF-8 holds no surrogates; only \u escapes can bring a lone one in.
+    if "\\u" in raw or "\\U" in raw:
+        try:
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Malformed("invalid Unicode (lone surrogate escape)") from None
+        except (ValueError, RecursionError):
+            raise _Malformed("JSON nested too deeply") from None
+    return row
+
+
+def check_limit(limit: int | None) -> None:
+    """``limit`` (how many items a loader keeps) is None or a positive integer."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"limit: must be a positive integer, got {limit!r}")
 
 
 def finish_report(path: Path, report: "LoadReport", kept: int, what: str) -> None:
@@ -173,10 +202,13 @@ def _oasst(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
         tag = HUMAN_TAG if node.get("role") == "prompter" else ASSISTANT_TAG
         here = f"{history}{tag} {text.strip()}"
         replies = [r for r in node.get("replies") or [] if isinstance(r, dict) and not r.get("deleted")]
-        ranked = [r for r in replies if r.get("role") == "assistant" and isinstance(r.get("rank"), int)]
+        ranked = [
+            r for r in replies
+            if r.get("role") == "assistant" and isinstance(r.get("rank"), int) and isinstance(r.get("text"), str)
+        ]
         prompt = here + ASSISTANT_TAG
         for a, b in combinations(sorted(ranked, key=lambda r: r["rank"]), 2):
-            if a["rank"] == b["rank"] or not str(a.get("text", "")).strip() or not str(b.get("text", "")).strip():
+            if a["rank"] == b["rank"] or not a["text"].strip() or not b["text"].strip():
                 continue
             if a["text"].strip() == b["text"].strip():
                 continue
@@ -221,10 +253,7 @@ def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> 
             continue
         report.rows += 1
         try:
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError:
-                raise _Malformed("bad JSON") from None
+            row = parse_row(raw)
             if not isinstance(row, dict):
                 raise _Malformed("row is not a JSON object")
             if fmt is None:

@@ -1,29 +1,41 @@
-"""A content-addressed embedding cache in safetensors, safe against interrupted runs.
+"""A content-addressed embedding cache in SQLite: safe for concurrent writers and against kill -9.
 
-Layout: ``<root>/<embedder-key>/shard-*.safetensors``, one folder per embedder (its key is a hash
-of the embedder's id, which names the model *and* every setting that changes the vectors). A shard
-holds ``keys`` (uint8 ``[n, 16]``, the blake2b-128 of each text) and ``embeddings`` (float32
-``[n, D]``). New vectors are appended as a new shard written to a temporary file, fsynced and
-renamed into place, so a shard is either complete or absent: an interrupted run loses at most the
-chunk in flight, and a rerun embeds only what is missing. A shard that does not parse (written by
-something else, disk trouble) is reported and ignored, never trusted. Many small shards are
-compacted into one the same atomic way.
+Layout: ``<root>/<embedder-key>/embeddings.sqlite``, one database per embedder (its key is a hash
+of the embedder's id, which names the model *and* every setting that changes the vectors). One
+table maps the blake2b-128 of a text to its float32 vector (raw little-endian bytes).
+
+Why SQLite rather than files of our own (the design before, safetensors shards plus compaction):
+- a chunk of new vectors is one transaction, so a killed run loses at most the chunk in flight,
+  never leaves a partial or temporary file behind, and a rerun embeds only what is missing;
+- the key is the primary key and rows are inserted with ``INSERT OR IGNORE``, so two processes
+  embedding the same texts can never create duplicate rows, and neither deletes the other's;
+- SQLite's locking serialises writers (WAL journal: readers never wait for a writer), so no
+  compaction is needed and nothing is rewritten: each vector is written once (plus the WAL);
+- lookups read only the requested rows, so the cache is never loaded whole into memory.
+It is in the standard library, and its file format is stable and documented.
+
+A database that does not open as one of ours (written by something else, disk trouble) is
+reported and moved aside, never trusted. Caches of the older shard format are imported once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import sqlite3
+import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 _KEY_BYTES = 16
-_COMPACT_ABOVE = 32  # shards; merging keeps open() counts and index build time flat
+_DB_NAME = "embeddings.sqlite"
+_FORMAT = "rewardlab-embeddings-v2"
+_BATCH = 500  # keys per lookup statement (well under SQLite's limit on bound variables)
+_BUSY_MS = 600_000  # a writer waits this long for another process's transaction
 
 
 def text_key(text: str) -> bytes:
@@ -34,19 +46,9 @@ def embedder_key(embedder_id: str) -> str:
     return hashlib.sha256(embedder_id.encode("utf-8")).hexdigest()[:20]
 
 
-def _write_atomic(path: Path, keys: np.ndarray, vectors: np.ndarray, embedder_id: str) -> None:
-    from safetensors.numpy import save
-
-    blob = save(
-        {"keys": np.ascontiguousarray(keys), "embeddings": np.ascontiguousarray(vectors, dtype=np.float32)},
-        metadata={"embedder": embedder_id, "format": "rewardlab-embeddings-v1"},
-    )
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class EmbeddingCache:
@@ -55,24 +57,63 @@ class EmbeddingCache:
     def __init__(self, root: str | Path, embedder_id: str, dim: int) -> None:
         self.embedder_id = embedder_id
         self.dim = dim
-        self.dir = Path(root) / embedder_key(embedder_id)
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(f"cache_dir: {root} exists and is not a directory")
+        self.dir = root / embedder_key(embedder_id)
         self.dir.mkdir(parents=True, exist_ok=True)
-        meta = self.dir / "embedder.json"
-        if not meta.exists():
-            tmp = meta.with_name(f".embedder.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(json.dumps({"id": embedder_id, "dim": dim}))
-            os.replace(tmp, meta)
+        self.path = self.dir / _DB_NAME
         self.ignored: list[str] = []
-        self._index: dict[bytes, int] = {}
-        self._blocks: list[np.ndarray] = []
-        self._rows = 0
-        self._shards = 0
-        self._load()
+        self._db = self._open()
+        self._import_shards()
 
-    def _load(self) -> None:
+    # ---- opening ------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a committed chunk survives kill -9 of the process; after a power loss the
+        # last chunks may be gone but the database is consistent (and a rerun re-embeds them).
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('embedder', ?), ('dim', ?)",
+                   (_FORMAT, self.embedder_id, str(self.dim)))
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        if meta.get("format") != _FORMAT or meta.get("embedder") != self.embedder_id or meta.get("dim") != str(self.dim):
+            raise sqlite3.DatabaseError(f"holds {meta}, not {self.embedder_id!r} of dim {self.dim}")
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) or "busy" in str(err):
+                raise
+            return self._set_aside(err)
+        except sqlite3.DatabaseError as err:  # not a database, or not ours
+            return self._set_aside(err)
+
+    def _set_aside(self, err: Exception) -> sqlite3.Connection:
+        bad = self.path.with_name(f"{_DB_NAME}.unreadable-{int(time.time())}-{uuid.uuid4().hex[:6]}")
+        self.ignored.append(f"{self.path.name}: {err}")
+        warnings.warn(f"embedding cache: ignoring unreadable cache {self.path} ({err}); moved to {bad.name}", stacklevel=4)
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                os.replace(src, f"{bad}{suffix}")
+        return self._connect()
+
+    def _import_shards(self) -> None:
+        """Moves vectors of the shard format (rewardlab <= 0.1) into the database, once."""
+        shards = sorted(self.dir.glob("shard-*.safetensors"))
+        for tmp in self.dir.glob(".shard-*.tmp"):  # left by killed runs of the shard format
+            tmp.unlink(missing_ok=True)
+        if not shards:
+            return
         from safetensors.numpy import load_file
 
-        for shard in sorted(self.dir.glob("shard-*.safetensors")):
+        for shard in shards:
             try:
                 data = load_file(shard)
                 keys, vecs = data["keys"], data["embeddings"]
@@ -80,73 +121,82 @@ class EmbeddingCache:
                     raise ValueError("unexpected tensor shapes")
             except Exception as err:  # a shard we cannot trust is skipped, and said so
                 self.ignored.append(f"{shard.name}: {err}")
-                warnings.warn(f"embedding cache: ignoring unreadable shard {shard} ({err})", stacklevel=3)
-                continue
-            self._add(keys, vecs)
-            self._shards += 1
+                warnings.warn(f"embedding cache: ignoring unreadable shard {shard} ({err})", stacklevel=4)
+            else:
+                self._insert([k.tobytes() for k in keys], vecs)
+            shard.unlink(missing_ok=True)
 
-    def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        for i, key in enumerate(keys):
-            self._index.setdefault(key.tobytes(), self._rows + i)
-        self._blocks.append(vectors.astype(np.float32, copy=False))
-        self._rows += len(vectors)
-
+    # ---- reading and writing ------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._index)
+        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
     def __contains__(self, text: str) -> bool:
-        return text_key(text) in self._index
+        return self._db.execute("SELECT 1 FROM vectors WHERE key = ?", (text_key(text),)).fetchone() is not None
+
+    def _present(self, keys: Sequence[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for part in _chunks(keys, _BATCH):
+            q = f"SELECT key FROM vectors WHERE key IN ({','.join('?' * len(part))})"
+            found.update(row[0] for row in self._db.execute(q, tuple(part)))
+        return found
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         """The distinct texts not cached yet, in first-seen order."""
-        seen: set[bytes] = set()
-        out = []
+        first: dict[bytes, str] = {}
         for text in texts:
-            key = text_key(text)
-            if key not in self._index and key not in seen:
-                seen.add(key)
-                out.append(text)
-        return out
+            first.setdefault(text_key(text), text)
+        present = self._present(list(first))
+        return [t for k, t in first.items() if k not in present]
+
+    def _insert(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        rows = np.ascontiguousarray(vectors, dtype="<f4")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO vectors VALUES (?, ?)", ((k, rows[i].tobytes()) for i, k in enumerate(keys))
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Persists one chunk as a new shard (atomically), then indexes it."""
+        """Persists one chunk in one transaction: all of it, or (if killed) none of it."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (len(texts), self.dim):
             raise ValueError(f"vectors: expected shape {(len(texts), self.dim)}, got {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise ValueError("vectors: the embedder returned non-finite values; refusing to cache them")
-        keys = np.frombuffer(b"".join(text_key(t) for t in texts), dtype=np.uint8).reshape(len(texts), _KEY_BYTES)
-        _write_atomic(self.dir / f"shard-{uuid.uuid4().hex}.safetensors", keys, vectors, self.embedder_id)
-        self._add(keys, vectors)
-        self._shards += 1
-        if self._shards > _COMPACT_ABOVE:
-            self.compact()
+        self._insert([text_key(t) for t in texts], vectors)
 
     def get(self, texts: Sequence[str]) -> np.ndarray:
         """float32 ``[len(texts), D]``; every text must be cached (see :meth:`missing`)."""
-        table = self._table()
+        keys = [text_key(t) for t in texts]
+        rows: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            rows.setdefault(k, i)
+        out = np.empty((len(texts), self.dim), np.float32)
+        unique = list(rows)
+        filled = 0
+        for part in _chunks(unique, _BATCH):
+            q = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})"
+            for key, blob in self._db.execute(q, tuple(part)):
+                if len(blob) == 4 * self.dim:  # a row of another size was not written by us
+                    out[rows[key]] = np.frombuffer(blob, dtype="<f4")
+                    filled += 1
+        if filled != len(unique):
+            raise KeyError("embedding cache: a requested text is not cached; embed missing texts first")
+        if len(unique) != len(keys):  # repeated texts: copy from their first occurrence
+            for i, k in enumerate(keys):
+                if rows[k] != i:
+                    out[i] = out[rows[k]]
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __del__(self) -> None:
         try:
-            rows = [self._index[text_key(t)] for t in texts]
-        except KeyError:
-            raise KeyError("embedding cache: a requested text is not cached; embed missing texts first") from None
-        return table[np.asarray(rows, dtype=np.int64)] if rows else np.zeros((0, self.dim), np.float32)
-
-    def _table(self) -> np.ndarray:
-        if len(self._blocks) != 1:
-            self._blocks = [np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.dim), np.float32)]
-        return self._blocks[0]
-
-    def compact(self) -> None:
-        """Rewrites all shards as one (new file first, old files removed after)."""
-        old = sorted(self.dir.glob("shard-*.safetensors"))
-        table = self._table()
-        keys = np.zeros((self._rows, _KEY_BYTES), np.uint8)
-        for key, row in self._index.items():
-            keys[row] = np.frombuffer(key, np.uint8)
-        live = np.zeros(self._rows, bool)
-        live[list(self._index.values())] = True
-        _write_atomic(self.dir / f"shard-{uuid.uuid4().hex}.safetensors", keys[live], table[live], self.embedder_id)
-        for shard in old:
-            shard.unlink(missing_ok=True)
-        self._index, self._blocks, self._rows, self._shards = {}, [], 0, 0
-        self._load()
+            self._db.close()
+        except Exception:
+            pass
