@@ -3,7 +3,7 @@ paper's toy example."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rewardlab.alignment import best_of_n, soft_best_of_n, tilted_expectation
@@ -58,6 +58,8 @@ def candidate_groups(draw):
 
 
 @given(candidate_groups(), st.floats(0.1, 5.0), st.floats(0.1, 5.0), st.sampled_from([None, 2.0]), st.sampled_from([None, 2.0]))
+# gamma = e^40: the exact root 3 - 3/(2 + e^40) rounds onto the top reward 3 (the audit's failure)
+@example(g=(np.array([1.0, 2.0, 3.0]), None, np.array([0, 3])), B=4.0, beta=0.1, cap=None, range_factor=None)
 def test_thresholds_match_bisection_and_are_self_consistent(g, B, beta, cap, range_factor):
     r, w, off = g
     th = stackelberg_thresholds(r, off, w, beta=beta, B=B, exponent_cap=cap, range_factor=range_factor)
@@ -69,8 +71,9 @@ def test_thresholds_match_bisection_and_are_self_consistent(g, B, beta, cap, ran
         gamma = np.exp(min(b / beta, cap) if cap else b / beta)
         scale = max(1.0, np.abs(rk).max())
         assert th.m[k] == pytest.approx(bisect_root(rk, wk, gamma), abs=1e-9 * scale)
-        # Theorem 1: m* is the expected utility of the policy the threshold reward induces.
-        tilt = wk * np.where(rk > th.m[k], gamma, 1.0)
+        # Theorem 1: m* is the expected utility of the policy the threshold reward induces,
+        # with F's weights (gamma where r >= m; m is on the exact root's side of every reward).
+        tilt = wk * np.where(rk >= th.m[k], gamma, 1.0)
         assert np.sum(tilt * rk) / np.sum(tilt) == pytest.approx(th.m[k], abs=1e-9 * scale)
         assert rk.min() - 1e-12 * scale <= th.m[k] <= rk.max() + 1e-12 * scale
 
