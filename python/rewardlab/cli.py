@@ -16,6 +16,8 @@ from rewardlab.errors import InvalidInputError
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-cache", dest="cache_dir", action="store_false", default=None,
+                   help="embed without reading or writing the cache (one-off data too large to keep)")
 
 
 def _add_split(p: argparse.ArgumentParser) -> None:
@@ -37,16 +39,13 @@ def _say(args, *lines: str) -> None:
 
 
 def cmd_train(args) -> int:
+    from rewardlab.embed import check_spec
     from rewardlab.models import TrainConfig
-    from rewardlab.pipeline import Timer, load_split, train_model
-
     from rewardlab.outputs import check_output_dir
+    from rewardlab.pipeline import Timer, fit_model, stream_pairs, stream_split_features
 
+    # every argument is checked before any data is read
     check_output_dir("out", args.out)
-    started = time.perf_counter()
-    pairs, reports, split = load_split(args.data, args.dev, args.test, args.split_salt, args.strict)
-    for r in reports:
-        _say(args, r.summary())
     config = TrainConfig(
         loss=args.loss,
         hidden=tuple(args.hidden),
@@ -57,56 +56,81 @@ def cmd_train(args) -> int:
         seed=args.seed,
     )
     config.validate()
+    if args.members < 1:
+        raise InvalidInputError(f"members: must be at least 1, got {args.members}")
+    for spec in args.embedder:
+        check_spec(spec)
+    split = {"dev": args.dev, "test": args.test, "salt": args.split_salt}
+    from rewardlab.data import split_by_prompt
+
+    split_by_prompt([], **split)  # validates the fractions
+    started = time.perf_counter()
     timer = Timer()
+    pairs, reports = stream_pairs(args.data, args.strict)
+    t = time.perf_counter()
+    train, dev, sizes = stream_split_features(pairs, args.embedder, split, args.cache_dir, _progress(args))
+    timer.add("embed", t)
+    for r in reports:
+        _say(args, r.summary())
     meta = {
         "data": [str(Path(p).resolve()) for p in args.data],
-        "split": {"dev": args.dev, "test": args.test, "salt": args.split_salt},
+        "split": split,
         "load_reports": [r.to_dict() for r in reports],
     }
-    model = train_model(split, args.embedder, config, args.members, args.cache_dir, _progress(args), timer, meta)
+    t = time.perf_counter()
+    model = fit_model(train, dev, args.embedder, config, args.members, sizes, meta)
+    timer.add("train", t)
     model.save(args.out)
     out = {
         "out": str(args.out),
         "members": len(model.members),
         "embedders": model.embedders,
-        "split_sizes": split.sizes(),
+        "split_sizes": sizes,
         "seconds": {**{k: round(v, 2) for k, v in timer.stages.items()}, "total": round(time.perf_counter() - started, 2)},
     }
     if args.json:
         print(json.dumps(out))
     else:
-        _say(args, f"trained {out['members']} members on {split.sizes()['train']} pairs in {out['seconds']['train']} s "
+        _say(args, f"trained {out['members']} members on {sizes['train']} pairs in {out['seconds']['train']} s "
              f"(embedding {out['seconds']['embed']} s); saved to {args.out}")
     return 0
 
 
-def _eval_pairs(model, args):
-    """The pairs to evaluate: the held-out test split of files the model trained on, all pairs otherwise."""
-    from rewardlab.data import load_pairs, split_by_prompt
+def _eval_stream(model, args):
+    """The pairs to evaluate, as a stream: the held-out test split of files the model trained on,
+    all pairs otherwise; with the load report (filled as the stream is read) and the split's name."""
+    from rewardlab.data import LoadReport, iter_pairs, split_of
 
-    pairs, report = load_pairs(args.data, strict=args.strict)
+    report = LoadReport(path=str(args.data), format="auto")
+    pairs = iter_pairs(args.data, report, strict=args.strict)
     trained_on = set(model.meta.get("data", []))
     which = args.split
     if which == "auto":
         which = "test" if str(Path(args.data).resolve()) in trained_on else "all"
     if which != "all":
         sp = model.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
-        pairs = getattr(split_by_prompt(pairs, dev=sp["dev"], test=sp["test"], salt=sp["salt"]), which)
-        if not pairs:
-            raise InvalidInputError(f"split: the {which} split of {args.data} is empty")
+        pairs = (p for p in pairs if split_of(p.group, sp["dev"], sp["test"], sp["salt"]) == which)
     return pairs, report, which
 
 
 def cmd_eval(args) -> int:
-    from rewardlab.evaluate import CLI_RULES
+    from rewardlab.evaluate import CLI_RULES, ensemble_accuracy
     from rewardlab.models import RewardModel
-    from rewardlab.pipeline import evaluate_pairs
+    from rewardlab.pipeline import score_stream
+
+    import numpy as np
 
     model = RewardModel.load(args.model)
-    pairs, report, which = _eval_pairs(model, args)
+    pairs, report, which = _eval_stream(model, args)
+    chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
+    for _, c, r in score_stream(model, pairs, args.cache_dir, _progress(args)):
+        chosen.append(c)
+        rejected.append(r)
     _say(args, report.summary())
+    if not chosen:
+        raise InvalidInputError(f"split: the {which} split of {args.data} is empty")
     rules = tuple((name, method, kw) for name, (method, kw) in CLI_RULES.items())
-    result = evaluate_pairs(model, pairs, args.cache_dir, _progress(args), rules)
+    result = ensemble_accuracy(np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1), rules)
     head = result["aggregations"][args.aggregate]
     out = {
         "n_pairs": result["n_pairs"],
@@ -132,36 +156,38 @@ def cmd_eval(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from rewardlab.data import LoadReport, iter_pairs
     from rewardlab.ensemble import aggregate
     from rewardlab.evaluate import CLI_RULES
     from rewardlab.models import RewardModel
-    from rewardlab.pipeline import score_pairs
-
-    from rewardlab.data import load_pairs
     from rewardlab.outputs import atomic_text, check_output_file
+    from rewardlab.pipeline import score_stream
 
     check_output_file("out", args.out)
     model = RewardModel.load(args.model)
-    pairs, report = load_pairs(args.data, strict=args.strict)
-    print(report.summary(), file=sys.stderr)  # stdout may be the JSONL itself
-    chosen, rejected = score_pairs(model, pairs, args.cache_dir, _progress(args))
+    report = LoadReport(path=str(args.data), format="auto")
     method, kw = CLI_RULES[args.aggregate]
-    c, r = aggregate(chosen, method, **kw), aggregate(rejected, method, **kw)
-    with atomic_text("out", args.out) as out:
-        for i, p in enumerate(pairs):
-            row = {
-                "source": p.source,
-                "line": p.line,
-                "chosen_score": float(c.value[i]),
-                "rejected_score": float(r.value[i]),
-                "chosen_std": float(c.std[i]),
-                "rejected_std": float(r.std[i]),
-                "chosen_members": [float(x) for x in chosen[:, i]],
-                "rejected_members": [float(x) for x in rejected[:, i]],
-            }
-            out.write(json.dumps(row) + "\n")
+    n = 0
+    with atomic_text("out", args.out) as out:  # streamed: memory is one chunk of pairs
+        for pairs, chosen, rejected in score_stream(model, iter_pairs(args.data, report, strict=args.strict),
+                                                    args.cache_dir, _progress(args)):
+            c, r = aggregate(chosen, method, **kw), aggregate(rejected, method, **kw)
+            for i, p in enumerate(pairs):
+                row = {
+                    "source": p.source,
+                    "line": p.line,
+                    "chosen_score": float(c.value[i]),
+                    "rejected_score": float(r.value[i]),
+                    "chosen_std": float(c.std[i]),
+                    "rejected_std": float(r.std[i]),
+                    "chosen_members": [float(x) for x in chosen[:, i]],
+                    "rejected_members": [float(x) for x in rejected[:, i]],
+                }
+                out.write(json.dumps(row) + "\n")
+            n += len(pairs)
+    print(report.summary(), file=sys.stderr)  # stdout may be the JSONL itself
     if args.out != "-":
-        print(f"wrote {len(pairs)} scored pairs ({args.aggregate}) to {args.out}", file=sys.stderr)
+        print(f"wrote {n} scored pairs ({args.aggregate}) to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -487,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "embedder", None) is None and args.command == "train":
         args.embedder = ["minilm"]
     try:
-        if getattr(args, "cache_dir", None) is not None:
+        if getattr(args, "cache_dir", None) not in (None, False):
             from rewardlab.outputs import check_output_dir
 
             check_output_dir("cache_dir", args.cache_dir)

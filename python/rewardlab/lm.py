@@ -43,6 +43,19 @@ def _dequantised_dir(gguf: Path) -> Path:
     return cache_root() / "models" / f"{gguf.stem}-{key}"
 
 
+def _remove_dead_tmps(target: Path) -> None:
+    """Half-written de-quantised copies (hundreds of MB each) left by processes that were killed."""
+    import shutil
+
+    for tmp in target.parent.glob(f"{target.name}.tmp*"):
+        try:
+            os.kill(int(tmp.name.rsplit(".tmp", 1)[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
 def load_causal_lm(spec: str):
     """(tokenizer, model) in float32 on the CPU, in eval mode, loaded without network access."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -65,6 +78,7 @@ def load_causal_lm(spec: str):
             model.hf_quantizer = None
             if hasattr(model.config, "quantization_config"):
                 delattr(model.config, "quantization_config")
+            _remove_dead_tmps(target)
             tmp = target.with_name(target.name + f".tmp{os.getpid()}")
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)

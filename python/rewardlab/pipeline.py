@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from rewardlab.data import PreferencePair, Split, load_many, split_by_prompt
+from rewardlab.data import LoadReport, PreferencePair, Split, iter_pairs, load_many, split_by_prompt, split_of
 from rewardlab.embed import embed_texts, get_embedder
 from rewardlab.errors import invalid
 from rewardlab.evaluate import DEFAULT_RULES, ensemble_accuracy
@@ -42,6 +43,103 @@ def pair_features(
     return PairFeatures(chosen=vectors[0::2], rejected=vectors[1::2])
 
 
+CHUNK_PAIRS = 2048  # pairs read, embedded and scored at a time by the streaming paths
+
+
+def chunks(items: Iterable, size: int = CHUNK_PAIRS) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    it = iter(items)
+    while block := list(islice(it, size)):
+        yield block
+
+
+def stream_pairs(paths: Sequence[str | Path], strict: bool = False) -> tuple[Iterator[PreferencePair], list[LoadReport]]:
+    """The pairs of several files as one stream, and their reports (filled as the stream is read)."""
+    if not paths:
+        from rewardlab.data import DataError
+
+        raise DataError("data: give at least one file")
+    reports = [LoadReport(path=str(p), format="auto") for p in paths]
+
+    def gen() -> Iterator[PreferencePair]:
+        for path, report in zip(paths, reports):
+            yield from iter_pairs(path, report, strict=strict)
+
+    return gen(), reports
+
+
+def stream_split_features(
+    pairs: Iterable[PreferencePair],
+    embedders: Sequence[str],
+    split: dict,
+    cache_dir: str | Path | None = None,
+    progress: bool | None = None,
+    context: str = DEFAULT_CONTEXT,
+) -> tuple[dict[str, PairFeatures], dict[str, PairFeatures] | None, dict[str, int]]:
+    """Train and dev features of a stream of pairs, split by prompt on the fly (``split``: dev,
+    test, salt). Only the embeddings are kept, never the texts: memory is the train and dev
+    features plus one chunk. Test pairs are counted and dropped."""
+    parts: dict[str, dict[str, list[np.ndarray]]] = {"train": {}, "dev": {}}
+    sizes = {"train": 0, "dev": 0, "test": 0}
+    for block in chunks(pairs):
+        by_split: dict[str, list[PreferencePair]] = {"train": [], "dev": [], "test": []}
+        for p in block:
+            by_split[split_of(p.group, split["dev"], split["test"], split["salt"])].append(p)
+        for name, kept in by_split.items():
+            sizes[name] += len(kept)
+            if name == "test" or not kept:
+                continue
+            for e in embedders:
+                f = pair_features(kept, e, cache_dir, progress, context)
+                parts[name].setdefault(e, []).append(np.stack([f.chosen, f.rejected]))
+    if not sizes["train"]:
+        raise invalid("data", "the training split is empty (too few distinct prompts?)")
+
+    def join(name: str) -> dict[str, PairFeatures]:
+        # Block by block into an array whose pages are touched only as it is filled, each block
+        # freed once copied: the peak stays the features plus one block, not twice the features.
+        out = {}
+        for e, blocks in parts[name].items():
+            both = np.empty((2, sizes[name], blocks[0].shape[2]), np.float32)
+            at = 0
+            for i in range(len(blocks)):
+                n = blocks[i].shape[1]
+                both[:, at : at + n] = blocks[i]
+                blocks[i] = None
+                at += n
+            blocks.clear()
+            out[e] = PairFeatures(chosen=both[0], rejected=both[1])
+        return out
+
+    return join("train"), (join("dev") if sizes["dev"] else None), sizes
+
+
+def fit_model(
+    train: dict[str, PairFeatures],
+    dev: dict[str, PairFeatures] | None,
+    embedders: Sequence[str],
+    config: TrainConfig,
+    members: int,
+    sizes: dict[str, int],
+    meta: dict | None = None,
+    context: str = DEFAULT_CONTEXT,
+) -> RewardModel:
+    """The ensemble trained on embedded pairs, with the record a model file keeps."""
+    trained = train_ensemble(train, dev, config, members=members, embedders=list(embedders))
+    info = dict(meta or {})
+    info.update({"train_config": config.to_dict(), "split_sizes": sizes, "text_context": context})
+    return RewardModel(members=trained, meta=info)
+
+
+def score_stream(
+    model: RewardModel, pairs: Iterable[PreferencePair], cache_dir=None, progress=None
+) -> Iterator[tuple[list[PreferencePair], np.ndarray, np.ndarray]]:
+    """``(pairs, chosen [K, n], rejected [K, n])`` chunk by chunk: memory stays one chunk."""
+    for block in chunks(pairs):
+        chosen, rejected = score_pairs(model, block, cache_dir, progress)
+        yield block, chosen, rejected
+
+
 def train_model(
     split: Split,
     embedders: Sequence[str],
@@ -61,11 +159,9 @@ def train_model(
     dev = {e: pair_features(split.dev, e, cache_dir, progress, context) for e in embedders} if split.dev else None
     timer.add("embed", t)
     t = time.perf_counter()
-    trained = train_ensemble(train, dev, config, members=members, embedders=list(embedders))
+    model = fit_model(train, dev, embedders, config, members, split.sizes(), meta, context)
     timer.add("train", t)
-    info = dict(meta or {})
-    info.update({"train_config": config.to_dict(), "split_sizes": split.sizes(), "text_context": context})
-    return RewardModel(members=trained, meta=info)
+    return model
 
 
 def score_pairs(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=None, progress=None) -> tuple[np.ndarray, np.ndarray]:

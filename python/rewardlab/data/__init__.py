@@ -11,13 +11,14 @@ from rewardlab.data.formats import (
     LoadReport,
     check_limit,
     finish_report,
+    iter_pairs,
     json_rows,
     load_many,
     load_pairs,
     read_lines,
 )
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text
-from rewardlab.data.splits import Split, split_by_prompt
+from rewardlab.data.splits import Split, split_by_prompt, split_of
 
 __all__ = [
     "CONTEXTS",
@@ -28,10 +29,12 @@ __all__ = [
     "Split",
     "dialogue_text",
     "load_many",
+    "iter_pairs",
     "load_pairs",
     "read_lines",
     "json_rows",
     "finish_report",
     "check_limit",
     "split_by_prompt",
+    "split_of",
 ]

@@ -235,19 +235,15 @@ def detect_format(row: dict[str, Any]) -> str | None:
     return None
 
 
-def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], LoadReport]:
-    """Reads preference pairs from ``path`` (jsonl or jsonl.gz).
-
-    Malformed rows (bad JSON, missing or empty fields, chosen == rejected, a dialogue whose two
-    sides do not share a prompt, ...) are skipped and counted in the report, or raise
-    :class:`DataError` naming the file, line and reason when ``strict`` is true.
-    """
+def iter_pairs(path: str | Path, report: LoadReport, format: str = "auto", strict: bool = False) -> Iterator[PreferencePair]:
+    """Preference pairs of ``path`` one at a time, filling ``report`` as it goes: the streaming
+    form of :func:`load_pairs`, for files too large to hold. A file with no usable pair raises
+    :class:`DataError` when the iteration reaches its end."""
     if format not in FORMATS:
         raise DataError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     path = Path(path)
-    report = LoadReport(path=str(path), format=format)
-    pairs: list[PreferencePair] = []
     fmt = None if format == "auto" else format
+    kept = 0
     for line, raw in read_lines(path):
         if not raw.strip():
             continue
@@ -261,14 +257,28 @@ def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> 
                 if fmt is None:
                     raise _Malformed("unknown row layout (need prompt/chosen/rejected, chosen/rejected or an OASST tree)")
                 report.format = fmt
-            pairs.extend(_PARSERS[fmt](row, str(path), line))
+            found = _PARSERS[fmt](row, str(path), line)
         except _Malformed as bad:
             if strict:
                 raise DataError(f"data: {path}:{line}: {bad.reason}") from None
             report.skip(line, bad.reason)
-    report.pairs = len(pairs)
-    if not pairs:
+            continue
+        kept += len(found)
+        report.pairs = kept
+        yield from found
+    if not kept:
         raise DataError(f"data: {path} holds no usable preference pairs ({report.summary()})")
+
+
+def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], LoadReport]:
+    """Reads preference pairs from ``path`` (jsonl or jsonl.gz).
+
+    Malformed rows (bad JSON, missing or empty fields, chosen == rejected, a dialogue whose two
+    sides do not share a prompt, ...) are skipped and counted in the report, or raise
+    :class:`DataError` naming the file, line and reason when ``strict`` is true.
+    """
+    report = LoadReport(path=str(path), format=format)
+    pairs = list(iter_pairs(path, report, format=format, strict=strict))
     return pairs, report
 
 

@@ -42,6 +42,11 @@ def split_by_prompt(
         raise invalid("dev", f"dev + test must be below 1 so that train is not empty, got {dev + test!r}")
     out: dict[str, list[PreferencePair]] = {"train": [], "dev": [], "test": []}
     for pair in pairs:
-        u = unit_hash(pair.group, salt)
-        out["test" if u < test else "dev" if u < test + dev else "train"].append(pair)
+        out[split_of(pair.group, dev, test, salt)].append(pair)
     return Split(**out)
+
+
+def split_of(group: str, dev: float = 0.1, test: float = 0.1, salt: str = "") -> str:
+    """``"train"``, ``"dev"`` or ``"test"``: the split of one prompt group (see :func:`split_by_prompt`)."""
+    u = unit_hash(group, salt)
+    return "test" if u < test else "dev" if u < test + dev else "train"

@@ -66,6 +66,14 @@ def model_file_spec(spec: str, folder: str | Path) -> str:
     return spec
 
 
+def check_spec(spec: str) -> None:
+    """Refuses a spec that names no embedder, without loading anything (arguments are checked
+    before any data is read)."""
+    if spec in ("minilm", "e5", "hash") or (spec.startswith("lm:") and len(spec) > 3):
+        return
+    raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
+
+
 def get_embedder(spec: str) -> Embedder:
     """The embedder named by ``spec`` (loaded once per process)."""
     if spec in _LOADED:
@@ -82,12 +90,11 @@ def get_embedder(spec: str) -> Embedder:
         from rewardlab.embed.hashing import HashingEmbedder
 
         embedder = HashingEmbedder()
-    elif spec.startswith("lm:") and len(spec) > 3:
+    else:
+        check_spec(spec)
         from rewardlab.embed.causal_lm import CausalLMEmbedder
 
         embedder = CausalLMEmbedder(spec[3:])
-    else:
-        raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
     _LOADED[spec] = embedder
     return embedder
 
@@ -100,7 +107,7 @@ def embed_texts(
     embedder: Embedder,
     texts: Sequence[str],
     *,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | None | bool = None,
     use_cache: bool = True,
     batch_size: int = 64,
     chunk_size: int = 512,
@@ -110,12 +117,15 @@ def embed_texts(
 
     New vectors are saved every ``chunk_size`` texts, so an interrupted run keeps its progress.
     Texts are embedded longest-first within a chunk so that padded batches waste little compute.
-    ``progress`` defaults to a bar on an interactive stderr.
+    ``progress`` defaults to a bar on an interactive stderr. ``cache_dir``: a folder, None for
+    :func:`default_cache_dir`, or False for no cache (as ``use_cache=False``).
     """
     if batch_size < 1:
         raise invalid("batch_size", f"must be at least 1, got {batch_size}")
     if chunk_size < 1:
         raise invalid("chunk_size", f"must be at least 1, got {chunk_size}")
+    if cache_dir is False:  # the CLI's --no-cache
+        use_cache = False
     texts = list(texts)
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
@@ -144,7 +154,14 @@ def _bar(total: int, desc: str, progress: bool | None):
     return tqdm(total=total, desc=desc, unit="text", leave=False)
 
 
+# No embedder here reads more than 512 tokens, and all of them keep a text's end (the reply).
+# A text past this many characters is cut to its end before any embedder sees it, so that one
+# pathological row (a 50 MB line) costs no more time or memory than an ordinary one.
+MAX_TEXT_CHARS = 100_000
+
+
 def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, bar=None) -> np.ndarray:
+    texts = [t if len(t) <= MAX_TEXT_CHARS else t[-MAX_TEXT_CHARS:] for t in texts]
     out = np.zeros((len(texts), embedder.dim), np.float32)
     own_bar = bar is None and progress is not False and len(texts) > batch_size
     if own_bar:
@@ -163,4 +180,4 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, 
     return out
 
 
-__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "Embedder", "EmbeddingCache", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]
+__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "Embedder", "EmbeddingCache", "check_spec", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]

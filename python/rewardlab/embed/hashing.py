@@ -20,7 +20,7 @@ class HashingEmbedder:
 
     def __init__(self, dim: int = 1024) -> None:
         self.dim = dim
-        self.id = f"hashing|crc32|uni+bi|dim{dim}|l2|v1"
+        self.id = f"hashing|crc32|uni+bi|dim{dim}|l2|last100000chars|v2"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)

@@ -74,8 +74,10 @@ def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainCon
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    idx = rng.integers(0, len(train), len(train)) if config.bootstrap else np.arange(len(train))
-    xc, xr = _tensor(train.chosen[idx]), _tensor(train.rejected[idx])
+    idx = torch.from_numpy(rng.integers(0, len(train), len(train)) if config.bootstrap else np.arange(len(train)))
+    # The features are read in place; only each batch is gathered (a bootstrap copy of the whole
+    # training set per member would double the memory of a large run).
+    xc, xr = _tensor(train.chosen), _tensor(train.rejected)
     head = MLPHead(HeadConfig(dim=train.chosen.shape[1], hidden=tuple(config.hidden), dropout=config.dropout))
     opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     dev_c = _tensor(dev.chosen) if dev is not None else None
@@ -85,9 +87,9 @@ def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainCon
     epoch = 0
     for epoch in range(1, config.epochs + 1):
         head.train()
-        order = torch.randperm(len(xc), generator=gen)
+        order = torch.randperm(len(idx), generator=gen)
         for start in range(0, len(order), config.batch_size):
-            b = order[start : start + config.batch_size]
+            b = idx[order[start : start + config.batch_size]]
             loss = preference_loss(config.loss, head(xc[b]), head(xr[b]), config.margin)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -107,7 +109,8 @@ def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainCon
         head.load_state_dict(best_state)
     head.eval()
     with torch.inference_mode():
-        raw = torch.cat([head(xc), head(xr)])
+        step = 65536
+        raw = torch.cat([head(x[idx[k : k + step]]) for x in (xc, xr) for k in range(0, len(idx), step)])
     if not bool(torch.isfinite(raw).all()):
         # e.g. a learning rate so large that the weights overflowed: never save such a head
         raise invalid("lr", f"training diverged (non-finite scores after training member seed {seed}) with lr={config.lr}; lower the learning rate")
