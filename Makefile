@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 
-.PHONY: build demo test bench bench-rust clean
+.PHONY: build wheel demo test bench bench-rust clean
 
 .venv/.ready: requirements/dev.txt requirements/reference.txt
 	python3 -m venv .venv
@@ -17,6 +17,10 @@ PIP := .venv/bin/pip
 build: .venv/.ready
 	.venv/bin/maturin develop --release -q
 
+# The wheel users install: one abi3 wheel for every CPython >= 3.10, manylinux (auditwheel-checked).
+wheel: .venv/.ready
+	.venv/bin/maturin build --release -q --out target/wheels
+
 # Main job: train and evaluate an embedding-ensemble reward model on the bundled data; writes a report.
 demo: build
 	.venv/bin/rewardlab demo --out rewardlab-demo
@@ -29,6 +33,7 @@ bench: build
 	$(PY) benches/bench_diagnostics.py
 	$(PY) benches/bench_redistribution.py
 	$(PY) benches/bench_gate.py
+	$(PY) benches/bench_memory.py
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build

@@ -3,19 +3,15 @@
 import gzip
 import importlib.util
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rewardlab import datasets
 from rewardlab.cli import main
 
-# the bundled data, found where the demo finds it: $REWARDLAB_DATA, else ../shared/data
-SHARED = Path(os.environ.get("REWARDLAB_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-HH = SHARED / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz"
-
-pytestmark = pytest.mark.skipif(not HH.exists(), reason="bundled data not present")
+# the data shipped in the package, found where the demo finds it
+HH = datasets.path(datasets.HH)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +45,7 @@ def test_eval_json_has_the_promised_fields(trained, hh_slice, capsys):
     capsys.readouterr()
     assert main(["eval", "--model", str(trained), "--data", str(hh_slice), "--json", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["split"] == "test"  # the model trained on this file: only held-out prompts count
+    assert out["split"] == "unseen" and out["excluded_seen_pairs"] > 0  # only pairs the model never trained on count
     assert set(out["aggregations"]) == {"mean", "min", "median", "uwo"}
     lo, hi = out["accuracy_ci95"]
     assert 0 <= lo <= out["accuracy"] <= hi <= 1
@@ -102,7 +98,7 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     assert summary["results"]["hash"]["n_pairs"] == summary["split_sizes"]["test"]
 
 
-BON = SHARED / "reward-bench-bon" / "alpaca_eval_tulu2_dpo_13b_n16.jsonl.gz"
+BON = datasets.path(datasets.BON)
 
 
 def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
@@ -225,3 +221,54 @@ def test_a_diverging_learning_rate_is_an_error_not_a_nan_model(hh_slice, tmp_pat
                  "--epochs", "3", "--lr", "1e30", "--quiet"]) == 2
     assert "lr" in capsys.readouterr().err
     assert not (out / "rewardlab_model.json").exists()
+
+
+def test_help_imports_no_torch_for_any_subcommand():
+    """`rewardlab --help` used to take 2.6 s importing torch; help is argument parsing only."""
+    import subprocess
+    import sys
+
+    from rewardlab.cli import LOSS_NAMES
+    from rewardlab.models import LOSSES
+
+    assert LOSS_NAMES == LOSSES
+    code = (
+        "import sys, contextlib, io\n"
+        "from rewardlab.cli import main\n"
+        "for argv in ([], ['train'], ['eval'], ['score'], ['bon'], ['diagnose'], ['credit'], ['judge'], ['demo']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n"
+        "            main(argv + ['--help'])\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'matplotlib') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"--help imported {out}"
+
+
+def test_eval_leaves_out_training_pairs_by_content_whatever_the_file_is_called(trained, hh_slice, tmp_path, capsys):
+    """The held-out guard used to compare paths: a copy or a gzip of the training file was
+    scored whole, training pairs included."""
+    from rewardlab.data import load_pairs, split_by_prompt
+    from rewardlab.models import RewardModel
+
+    model = RewardModel.load(trained)
+    pairs, _ = load_pairs(hh_slice)
+    split = split_by_prompt(pairs)  # the model trained with the default split
+    assert len(model.seen()) == len(split.train) + len(split.dev)
+    results = []
+    for copy in (hh_slice, tmp_path / "renamed.jsonl", tmp_path / "zipped.jsonl.gz"):
+        if copy.suffix == ".gz":
+            with gzip.open(copy, "wt", encoding="utf-8") as fh:
+                fh.write(hh_slice.read_text(encoding="utf-8"))
+        elif copy != hh_slice:
+            copy.write_text(hh_slice.read_text(encoding="utf-8"), encoding="utf-8")
+        assert main(["eval", "--model", str(trained), "--data", str(copy), "--json", "--quiet"]) == 0
+        captured = capsys.readouterr()
+        results.append(json.loads(captured.out))
+        assert f"left out {len(split.train) + len(split.dev)} pairs" in captured.err
+    assert {r["n_pairs"] for r in results} == {len(split.test)}
+    assert {r["excluded_seen_pairs"] for r in results} == {len(split.train) + len(split.dev)}
+    assert len({r["accuracy"] for r in results}) == 1

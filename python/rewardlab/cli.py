@@ -13,6 +13,22 @@ from typing import Sequence
 from rewardlab.errors import InvalidInputError
 
 
+def count_at_least(low: int):
+    """An argparse type: an integer >= ``low``, refused while parsing (before any data is read)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -66,9 +82,14 @@ def cmd_train(args) -> int:
     split_by_prompt([], **split)  # validates the fractions
     started = time.perf_counter()
     timer = Timer()
-    pairs, reports = stream_pairs(args.data, args.strict)
+    reports = []
+
+    def pairs():  # read twice: once to size the feature arrays, once to fill them
+        stream, reports[:] = stream_pairs(args.data, args.strict)
+        return stream
+
     t = time.perf_counter()
-    train, dev, sizes = stream_split_features(pairs, args.embedder, split, args.cache_dir, _progress(args))
+    train, dev, sizes, seen = stream_split_features(pairs, args.embedder, split, args.cache_dir, _progress(args))
     timer.add("embed", t)
     for r in reports:
         _say(args, r.summary())
@@ -78,7 +99,7 @@ def cmd_train(args) -> int:
         "load_reports": [r.to_dict() for r in reports],
     }
     t = time.perf_counter()
-    model = fit_model(train, dev, args.embedder, config, args.members, sizes, meta)
+    model = fit_model(train, dev, args.embedder, config, args.members, sizes, meta, seen=seen)
     timer.add("train", t)
     model.save(args.out)
     out = {
@@ -97,20 +118,27 @@ def cmd_train(args) -> int:
 
 
 def _eval_stream(model, args):
-    """The pairs to evaluate, as a stream: the held-out test split of files the model trained on,
-    all pairs otherwise; with the load report (filled as the stream is read) and the split's name."""
+    """The pairs to evaluate, as a stream, with the load report (filled as the stream is read),
+    the selection's name and a counter of the pairs left out.
+
+    ``--split auto`` leaves out every pair the model trained or early-stopped on, recognised by
+    content (a copied, renamed or gzipped file is still recognised); a model saved before it
+    recorded its pairs falls back to the held-out split of a file at the same path."""
     from rewardlab.data import LoadReport, iter_pairs, split_of
+    from rewardlab.pipeline import unseen
 
     report = LoadReport(path=str(args.data), format="auto")
     pairs = iter_pairs(args.data, report, strict=args.strict)
-    trained_on = set(model.meta.get("data", []))
+    excluded = [0]
     which = args.split
+    if which == "auto" and model.seen_pairs is not None:
+        return unseen(model, pairs, excluded), report, "unseen", excluded
     if which == "auto":
-        which = "test" if str(Path(args.data).resolve()) in trained_on else "all"
+        which = "test" if str(Path(args.data).resolve()) in set(model.meta.get("data", [])) else "all"
     if which != "all":
         sp = model.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
         pairs = (p for p in pairs if split_of(p.group, sp["dev"], sp["test"], sp["salt"]) == which)
-    return pairs, report, which
+    return pairs, report, which, excluded
 
 
 def cmd_eval(args) -> int:
@@ -121,14 +149,16 @@ def cmd_eval(args) -> int:
     import numpy as np
 
     model = RewardModel.load(args.model)
-    pairs, report, which = _eval_stream(model, args)
+    pairs, report, which, excluded = _eval_stream(model, args)
     chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
     for _, c, r in score_stream(model, pairs, args.cache_dir, _progress(args)):
         chosen.append(c)
         rejected.append(r)
     _say(args, report.summary())
+    if which == "unseen":
+        _say(args, f"left out {excluded[0]} pairs the model trained or early-stopped on (recognised by content)")
     if not chosen:
-        raise InvalidInputError(f"split: the {which} split of {args.data} is empty")
+        raise InvalidInputError(f"split: no pair of {args.data} is left to evaluate ({which})")
     rules = tuple((name, method, kw) for name, (method, kw) in CLI_RULES.items())
     result = ensemble_accuracy(np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1), rules)
     head = result["aggregations"][args.aggregate]
@@ -142,6 +172,7 @@ def cmd_eval(args) -> int:
         "members": [m["accuracy"] for m in result["members"]],
         "mean_member_accuracy": result["mean_member_accuracy"],
         "skipped_rows": report.n_skipped,
+        "excluded_seen_pairs": excluded[0],
     }
     if args.json:
         print(json.dumps(out))
@@ -334,8 +365,15 @@ def cmd_judge(args) -> int:
         from rewardlab.models import RewardModel
 
         ensemble = RewardModel.load(args.ensemble)
-        # Never judge pairs the ensemble trained on: keep the held-out split of a file it saw.
-        if str(Path(args.data).resolve()) in set(ensemble.meta.get("data", [])):
+        # Never judge pairs the ensemble trained on: leave them out by content (or, for a model
+        # that does not record them, keep the held-out split of a file it saw).
+        if ensemble.seen_pairs is not None:
+            from rewardlab.pipeline import unseen
+
+            excluded = [0]
+            pairs = list(unseen(ensemble, pairs, excluded))
+            _say(args, f"left out {excluded[0]} pairs the ensemble trained or early-stopped on (recognised by content)")
+        elif str(Path(args.data).resolve()) in set(ensemble.meta.get("data", [])):
             sp = ensemble.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
             pairs = split_by_prompt(pairs, dev=sp["dev"], test=sp["test"], salt=sp["salt"]).test
             _say(args, f"the ensemble trained on {args.data}: judging its {len(pairs)} held-out test pairs")
@@ -367,19 +405,24 @@ def _tqdm(args):
 
 def cmd_demo(args) -> int:
     from rewardlab.demo import run_demo
+    from rewardlab.embed import check_spec
     from rewardlab.outputs import check_output_dir
 
     check_output_dir("out", args.out)
+    check_spec(args.embedder)
     run_demo(out=Path(args.out), embedder=args.embedder, members=args.members, cache_dir=args.cache_dir,
              progress=_progress(args), as_json=args.json, bon_prompts=args.bon_prompts, judge_pairs=args.judge_pairs,
-             credit_problems=args.credit_problems)
+             credit_problems=args.credit_problems, quick=args.quick)
     return 0
+
+
+# rewardlab.models.LOSSES, named here so that --help needs no torch (a test checks they agree)
+LOSS_NAMES = ("bt", "margin", "cls")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from rewardlab import __version__
     from rewardlab.embed import EMBEDDERS
-    from rewardlab.models import LOSSES
 
     parser = argparse.ArgumentParser(prog="rewardlab", description="Reward models without a GPU farm.")
     parser.add_argument("--version", action="version", version=f"rewardlab {__version__}")
@@ -390,10 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the model to")
     p.add_argument("--embedder", action="append", default=None, metavar="SPEC",
                    help=f"one of {', '.join(EMBEDDERS)} (default minilm); repeat to alternate embedders across members")
-    p.add_argument("--members", type=int, default=5, help="ensemble size K (default 5)")
-    p.add_argument("--loss", choices=LOSSES, default="bt", help="bt (Bradley-Terry), margin (hinge) or cls (classification)")
-    p.add_argument("--hidden", type=int, nargs="*", default=[256], help="hidden layer widths (default 256; none = linear)")
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping on the dev split)")
+    p.add_argument("--members", type=count_at_least(1), default=5, help="ensemble size K (default 5)")
+    p.add_argument("--loss", choices=LOSS_NAMES, default="bt", help="bt (Bradley-Terry), margin (hinge) or cls (classification)")
+    p.add_argument("--hidden", type=count_at_least(1), nargs="*", default=[256], help="hidden layer widths (default 256; none = linear)")
+    p.add_argument("--epochs", type=count_at_least(1), default=100, help="maximum epochs (early stopping on the dev split)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--no-bootstrap", action="store_true", help="train every member on all training pairs")
@@ -409,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="FILE")
     p.add_argument("--aggregate", choices=aggs, default="mean", help="the rule whose accuracy is the headline (default mean)")
     p.add_argument("--split", choices=["auto", "test", "dev", "train", "all"], default="auto",
-                   help="auto: the held-out test split if the model trained on FILE, else all pairs")
+                   help="auto: every pair the model did not train or early-stop on, recognised by content "
+                        "(whatever the file is called); test/dev/train: that split of FILE by prompt")
     p.add_argument("--strict", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
@@ -433,14 +477,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
     p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
-    p.add_argument("--n", type=int, action="append", help="candidates per prompt; repeat for several (default 4, 11)")
+    p.add_argument("--n", type=count_at_least(1), action="append", help="candidates per prompt; repeat for several (default 4, 11)")
     p.add_argument("--B", type=float, default=15.0, help="reward bound B (default 15, the paper's CD setting)")
     p.add_argument("--b-over-beta", type=float, default=None, help="instead of --B: B as a multiple of beta")
     p.add_argument("--no-caps", action="store_true",
                    help="no clip of B to 2x the prompt's reward range and no cap of B/beta at 2 inside F (the CD code has both)")
     p.add_argument("--alpha", type=float, default=1.0, help="sharpness of the smooth threshold (default 1)")
-    p.add_argument("--repeats", type=int, default=5, help="random candidate subsets per prompt (default 5)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first L prompts")
+    p.add_argument("--repeats", type=count_at_least(1), default=5, help="random candidate subsets per prompt (default 5)")
+    p.add_argument("--limit", type=count_at_least(1), default=None, help="use only the first L prompts")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
@@ -450,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", required=True, metavar="DIR", help="model folder; repeat to compare several")
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--no-members", action="store_true", help="only the aggregation rules, not every ensemble member")
-    p.add_argument("--limit", type=int, default=None, help="use only the first L prompts")
+    p.add_argument("--limit", type=count_at_least(1), default=None, help="use only the first L prompts")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_diagnose)
@@ -460,12 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="big-bench-mistake jsonl (input, steps, answer, target, mistake_index): does the credit blame the "
                         "labelled wrong step? or gsm8k/example_model_solutions.jsonl: credit maps of correct and wrong solutions")
     p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM for the prefix values (default smollm2)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=count_at_least(1), default=None,
                    help="use only the first L traces with a labelled mistake, or the first L problems with mixed outcomes")
-    p.add_argument("--monte-carlo", type=int, default=None, metavar="N",
+    p.add_argument("--monte-carlo", type=count_at_least(1), default=None, metavar="N",
                    help="GSM8K only: also estimate every state's value from 2 x N sampled rollouts and compare cost and spread")
-    p.add_argument("--max-new-tokens", type=int, default=48, help="length of a Monte Carlo rollout (default 48)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-new-tokens", type=count_at_least(1), default=48, help="length of a Monte Carlo rollout (default 48)")
+    p.add_argument("--batch-size", type=count_at_least(1), default=8)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_credit)
@@ -482,11 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--token-budget", type=float, default=None, metavar="N", help="calibrate the gate to N tokens per item")
     p.add_argument("--shape", choices=SHAPES, default="mass", help="the LM's second confidence (default mass: P(first token is a verdict))")
     p.add_argument("--mode", choices=["pairwise", "pointwise"], default="pairwise", help="fast-path question (default pairwise, both orders)")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="slow path: chain-of-thought length cap (default 128)")
+    p.add_argument("--max-new-tokens", type=count_at_least(1), default=128, help="slow path: chain-of-thought length cap (default 128)")
     p.add_argument("--force-verdict", action="store_true",
                    help="an unparseable chain of thought gets a verdict read off the logits after 'Verdict:' instead of falling back to the fast score")
-    p.add_argument("--limit", type=int, default=None, help="judge only the first L pairs")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=count_at_least(1), default=None, help="judge only the first L pairs")
+    p.add_argument("--batch-size", type=count_at_least(1), default=8)
     p.add_argument("--strict", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
@@ -495,13 +539,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train, evaluate and compare aggregation rules on the bundled data; writes a report")
     p.add_argument("--out", default="rewardlab-demo", metavar="DIR", help="report folder (default ./rewardlab-demo)")
     p.add_argument("--embedder", default="minilm", metavar="SPEC")
-    p.add_argument("--members", type=int, default=5)
-    p.add_argument("--bon-prompts", type=int, default=200, metavar="P",
+    p.add_argument("--members", type=count_at_least(1), default=5)
+    p.add_argument("--bon-prompts", type=count_at_least(0), default=200, metavar="P",
                    help="reward-bench-bon prompts for the best-of-N and teacher sections (default 200; 0 skips them)")
-    p.add_argument("--judge-pairs", type=int, default=48, metavar="N",
+    p.add_argument("--judge-pairs", type=count_at_least(0), default=48, metavar="N",
                    help="held-out test pairs for the fast-slow judge section (default 48; 0 skips it)")
-    p.add_argument("--credit-problems", type=int, default=8, metavar="N",
+    p.add_argument("--credit-problems", type=count_at_least(0), default=8, metavar="N",
                    help="GSM8K problems with mixed outcomes for the RREDCoT credit-map section (default 8; 0 skips it)")
+    p.add_argument("--quick", action="store_true",
+                   help="about a minute on a slice of the data (a sixth of the prompts, 3 members, 20 best-of-N prompts, "
+                        "no LM sections): checks an installation, not a result")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_demo)

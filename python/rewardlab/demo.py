@@ -14,36 +14,30 @@ correct and wrong solutions. Writes ``report.html`` + ``report.json``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from rewardlab.errors import invalid
-
-HH = "hh-rlhf/harmless-base-test.dev.jsonl.gz"
-OASST = "oasst/en_100_tree.jsonl"
+from rewardlab.datasets import HH, OASST
 
 
 def find_data_dir() -> Path:
-    """``$REWARDLAB_DATA``, else ``../shared/data`` next to the working directory or the repository."""
-    candidates = []
-    if os.environ.get("REWARDLAB_DATA"):
-        candidates.append(Path(os.environ["REWARDLAB_DATA"]))
-    candidates.append(Path.cwd().parent / "shared" / "data")
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
-    for c in candidates:
-        if (c / HH).exists():
-            return c
-    raise invalid("data", f"bundled data not found (looked in {', '.join(map(str, candidates))}); set REWARDLAB_DATA")
+    """``$REWARDLAB_DATA``, else the data shipped in the package (:mod:`rewardlab.datasets`)."""
+    from rewardlab.datasets import data_dir, path
+
+    path(HH)  # a clear error when $REWARDLAB_DATA points at a folder without it
+    return data_dir()
 
 
 def run_demo(
     out: Path, embedder: str = "minilm", members: int = 5, cache_dir=None, progress=None, as_json=False, bon_prompts: int = 200,
-    judge_pairs: int = 48, credit_problems: int = 8,
+    judge_pairs: int = 48, credit_problems: int = 8, quick: bool = False,
 ) -> dict:
+    """The main job (see the module docstring); ``quick`` runs it on a slice (a sixth of the
+    prompts, 3 members, 20 best-of-N prompts, no LM sections): about a minute, a smoke test of
+    an installation rather than a result."""
     from rewardlab.data import load_many, split_by_prompt
     from rewardlab.ensemble import aggregate
     from rewardlab.evaluate import ensemble_accuracy, pairwise_accuracy
@@ -58,6 +52,12 @@ def run_demo(
     pairs, reports = load_many(files)
     for r in reports:
         say(r.summary())
+    if quick:
+        from rewardlab.data.splits import unit_hash
+
+        pairs = [p for p in pairs if unit_hash(p.group, "quick") < 1 / 6]
+        members, bon_prompts, judge_pairs, credit_problems = min(members, 3), min(bon_prompts, 20), 0, 0
+        say(f"--quick: {len(pairs)} pairs (a sixth of the prompts), {members} members, {bon_prompts} best-of-N prompts, no LM sections")
     split = split_by_prompt(pairs)
     say(f"split by prompt: {split.sizes()}")
     config = TrainConfig()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-BON = "reward-bench-bon/alpaca_eval_tulu2_dpo_13b_n16.jsonl.gz"
+from rewardlab.datasets import BON
 GAINS = (0.1, 0.3, 0.5, 0.7)
 
 

@@ -7,7 +7,7 @@ import importlib.util
 import time
 from pathlib import Path
 
-GSM8K = "gsm8k/example_model_solutions.jsonl"
+from rewardlab.datasets import GSM8K_SOLUTIONS as GSM8K
 
 
 def run_credit(data_dir: Path, n_problems: int, progress, say) -> dict | None:

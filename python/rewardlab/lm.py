@@ -60,7 +60,11 @@ def load_causal_lm(spec: str):
     """(tokenizer, model) in float32 on the CPU, in eval mode, loaded without network access."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as err:
+        raise invalid("model", f"causal LMs need transformers: pip install 'rewardlab[lm]' ({err})") from None
 
     path = resolve_spec(spec)
     if path.is_dir():

@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from rewardlab.data import LoadReport, PreferencePair, Split, iter_pairs, load_many, split_by_prompt, split_of
+from rewardlab.data import LoadReport, PreferencePair, Split, iter_pairs, load_many, pair_fingerprint, split_by_prompt, split_of
 from rewardlab.embed import embed_texts, get_embedder
 from rewardlab.errors import invalid
 from rewardlab.evaluate import DEFAULT_RULES, ensemble_accuracy
@@ -69,49 +69,72 @@ def stream_pairs(paths: Sequence[str | Path], strict: bool = False) -> tuple[Ite
 
 
 def stream_split_features(
-    pairs: Iterable[PreferencePair],
+    pairs: Callable[[], Iterable[PreferencePair]],
     embedders: Sequence[str],
     split: dict,
     cache_dir: str | Path | None = None,
     progress: bool | None = None,
     context: str = DEFAULT_CONTEXT,
-) -> tuple[dict[str, PairFeatures], dict[str, PairFeatures] | None, dict[str, int]]:
+) -> tuple[dict[str, PairFeatures], dict[str, PairFeatures] | None, dict[str, int], np.ndarray]:
     """Train and dev features of a stream of pairs, split by prompt on the fly (``split``: dev,
-    test, salt). Only the embeddings are kept, never the texts: memory is the train and dev
-    features plus one chunk. Test pairs are counted and dropped."""
-    parts: dict[str, dict[str, list[np.ndarray]]] = {"train": {}, "dev": {}}
+    test, salt); ``pairs`` makes the stream and is called twice.
+
+    The first pass only parses, to count each split; the second embeds chunk by chunk straight
+    into arrays of exactly that size. Only the embeddings are kept, never the texts, and nothing
+    is concatenated: memory is the train and dev features plus one chunk. (Collecting blocks and
+    joining them had cost twice the features: freed blocks stay in the C heap.) Test pairs are
+    counted and dropped. Also returns the fingerprints of the train and dev pairs."""
     sizes = {"train": 0, "dev": 0, "test": 0}
-    for block in chunks(pairs):
-        by_split: dict[str, list[PreferencePair]] = {"train": [], "dev": [], "test": []}
-        for p in block:
-            by_split[split_of(p.group, split["dev"], split["test"], split["salt"])].append(p)
-        for name, kept in by_split.items():
-            sizes[name] += len(kept)
-            if name == "test" or not kept:
-                continue
-            for e in embedders:
-                f = pair_features(kept, e, cache_dir, progress, context)
-                parts[name].setdefault(e, []).append(np.stack([f.chosen, f.rejected]))
+    for p in pairs():
+        sizes[split_of(p.group, split["dev"], split["test"], split["salt"])] += 1
     if not sizes["train"]:
         raise invalid("data", "the training split is empty (too few distinct prompts?)")
+    feats: dict[str, dict[str, np.ndarray]] = {"train": {}, "dev": {}}
+    filled = {"train": 0, "dev": 0}
+    seen = np.empty((sizes["train"] + sizes["dev"], 8), np.uint8)  # fingerprints of what trains
+    for block in chunks(pairs()):
+        by_split: dict[str, list[PreferencePair]] = {"train": [], "dev": []}
+        for p in block:
+            name = split_of(p.group, split["dev"], split["test"], split["salt"])
+            if name != "test":
+                by_split[name].append(p)
+        for name, kept in by_split.items():
+            if not kept:
+                continue
+            at = filled[name]
+            if at + len(kept) > sizes[name]:
+                raise invalid("data", "the data changed while it was read (a file was written to during training)")
+            for e in embedders:
+                f = pair_features(kept, e, cache_dir, progress, context)
+                if e not in feats[name]:
+                    feats[name][e] = np.empty((2, sizes[name], f.chosen.shape[1]), np.float32)
+                feats[name][e][0, at : at + len(kept)] = f.chosen
+                feats[name][e][1, at : at + len(kept)] = f.rejected
+            base = at if name == "train" else sizes["train"] + at
+            seen[base : base + len(kept)] = fingerprints(kept)
+            filled[name] = at + len(kept)
+    if filled != {"train": sizes["train"], "dev": sizes["dev"]}:
+        raise invalid("data", "the data changed while it was read (a file was written to during training)")
 
-    def join(name: str) -> dict[str, PairFeatures]:
-        # Block by block into an array whose pages are touched only as it is filled, each block
-        # freed once copied: the peak stays the features plus one block, not twice the features.
-        out = {}
-        for e, blocks in parts[name].items():
-            both = np.empty((2, sizes[name], blocks[0].shape[2]), np.float32)
-            at = 0
-            for i in range(len(blocks)):
-                n = blocks[i].shape[1]
-                both[:, at : at + n] = blocks[i]
-                blocks[i] = None
-                at += n
-            blocks.clear()
-            out[e] = PairFeatures(chosen=both[0], rejected=both[1])
-        return out
+    def features(name: str) -> dict[str, PairFeatures]:
+        return {e: PairFeatures(chosen=both[0], rejected=both[1]) for e, both in feats[name].items()}
 
-    return join("train"), (join("dev") if sizes["dev"] else None), sizes
+    return features("train"), (features("dev") if sizes["dev"] else None), sizes, seen
+
+
+def fingerprints(pairs: Sequence[PreferencePair]) -> np.ndarray:
+    """uint8 ``[n, 8]``: :func:`~rewardlab.data.pair_fingerprint` of each pair."""
+    return np.frombuffer(b"".join(pair_fingerprint(p) for p in pairs), np.uint8).reshape(len(pairs), 8)
+
+
+def unseen(model: RewardModel, pairs: Iterable[PreferencePair], excluded: list[int]) -> Iterator[PreferencePair]:
+    """The pairs ``model`` did not train or early-stop on, by content; ``excluded[0]`` counts the rest."""
+    seen = model.seen()
+    for p in pairs:
+        if pair_fingerprint(p) in seen:
+            excluded[0] += 1
+        else:
+            yield p
 
 
 def fit_model(
@@ -123,12 +146,14 @@ def fit_model(
     sizes: dict[str, int],
     meta: dict | None = None,
     context: str = DEFAULT_CONTEXT,
+    seen: np.ndarray | None = None,
 ) -> RewardModel:
-    """The ensemble trained on embedded pairs, with the record a model file keeps."""
+    """The ensemble trained on embedded pairs, with the record a model file keeps (``seen``: the
+    fingerprints of the train and dev pairs)."""
     trained = train_ensemble(train, dev, config, members=members, embedders=list(embedders))
     info = dict(meta or {})
     info.update({"train_config": config.to_dict(), "split_sizes": sizes, "text_context": context})
-    return RewardModel(members=trained, meta=info)
+    return RewardModel(members=trained, meta=info, seen_pairs=seen)
 
 
 def score_stream(
@@ -159,7 +184,8 @@ def train_model(
     dev = {e: pair_features(split.dev, e, cache_dir, progress, context) for e in embedders} if split.dev else None
     timer.add("embed", t)
     t = time.perf_counter()
-    model = fit_model(train, dev, embedders, config, members, split.sizes(), meta, context)
+    seen = fingerprints(list(split.train) + list(split.dev))
+    model = fit_model(train, dev, embedders, config, members, split.sizes(), meta, context, seen)
     timer.add("train", t)
     return model
 

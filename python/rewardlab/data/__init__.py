@@ -17,7 +17,7 @@ from rewardlab.data.formats import (
     load_pairs,
     read_lines,
 )
-from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text
+from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, pair_fingerprint
 from rewardlab.data.splits import Split, split_by_prompt, split_of
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PreferencePair",
     "Split",
     "dialogue_text",
+    "pair_fingerprint",
     "load_many",
     "iter_pairs",
     "load_pairs",

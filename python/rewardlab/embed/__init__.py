@@ -180,4 +180,4 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, 
     return out
 
 
-__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "Embedder", "EmbeddingCache", "check_spec", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]
+__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "MAX_TEXT_CHARS", "Embedder", "EmbeddingCache", "check_spec", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]

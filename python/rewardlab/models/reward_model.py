@@ -31,10 +31,22 @@ from rewardlab.models.model_file import (
 __all__ = ["CONFIG_FILE", "FORMAT", "FORMAT_VERSION", "ModelFormatError", "RewardModel"]
 
 
+SEEN_TENSOR = "meta.seen_pairs"
+
+
 @dataclass
 class RewardModel:
+    """K members over frozen embeddings. ``seen_pairs`` (uint8 ``[n, 8]``) fingerprints the pairs
+    it trained or early-stopped on (:func:`rewardlab.data.pair_fingerprint`), so that evaluation
+    can leave them out by content, whatever file they come from."""
+
     members: list[Member]
     meta: dict = field(default_factory=dict)
+    seen_pairs: np.ndarray | None = None
+
+    def seen(self) -> set[bytes]:
+        """The fingerprints of the pairs the model trained on (empty if it does not record them)."""
+        return set() if self.seen_pairs is None else {row.tobytes() for row in self.seen_pairs}
 
     @property
     def embedders(self) -> list[str]:
@@ -72,6 +84,11 @@ class RewardModel:
             for i, m in enumerate(self.members)
             for name, t in m.head.state_dict().items()
         }
+        if self.seen_pairs is not None:
+            seen = np.ascontiguousarray(self.seen_pairs, dtype=np.uint8)
+            if seen.ndim != 2 or seen.shape[1] != 8:
+                raise InvalidInputError(f"seen_pairs: must be uint8 [n, 8], got shape {seen.shape}")
+            tensors[SEEN_TENSOR] = torch.from_numpy(seen)
         config = {
             "members": [
                 {
@@ -100,7 +117,11 @@ class RewardModel:
         specs = member_specs(config)
         embedders = [model_file_embedder(m["embedder"], path) for m in specs]
         data = read_weights(path, config)
-        check_shapes(safetensors_header(data), specs)
+        header = safetensors_header(data)
+        seen_shape = header.pop(SEEN_TENSOR, None)
+        if seen_shape is not None and (len(seen_shape) != 2 or seen_shape[1] != 8):
+            raise ModelFormatError(f"model: {SEEN_TENSOR} has shape {seen_shape}, expected [n, 8]")
+        check_shapes(header, specs)
         try:
             tensors = load(data)
         except (SafetensorError, OSError, ValueError) as err:
@@ -113,4 +134,7 @@ class RewardModel:
             head.load_state_dict(state)
             head.eval()
             members.append(Member(embedder, head, spec["offset"], spec["scale"], spec["info"]))
-        return cls(members=members, meta=config.get("meta", {}))
+        seen = tensors[SEEN_TENSOR].numpy() if seen_shape is not None else None
+        if seen is not None and seen.dtype != np.uint8:
+            raise ModelFormatError(f"model: {SEEN_TENSOR} must be uint8, got {seen.dtype}")
+        return cls(members=members, meta=config.get("meta", {}), seen_pairs=seen)
