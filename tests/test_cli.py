@@ -265,7 +265,7 @@ def test_eval_leaves_out_training_pairs_by_content_whatever_the_file_is_called(t
                 fh.write(hh_slice.read_text(encoding="utf-8"))
         elif copy != hh_slice:
             copy.write_text(hh_slice.read_text(encoding="utf-8"), encoding="utf-8")
-        assert main(["eval", "--model", str(trained), "--data", str(copy), "--json", "--quiet"]) == 0
+        assert main(["eval", "--model", str(trained), "--data", str(copy), "--json"]) == 0
         captured = capsys.readouterr()
         results.append(json.loads(captured.out))
         assert f"left out {len(split.train) + len(split.dev)} pairs" in captured.err

@@ -216,3 +216,43 @@ def test_loaders_refuse_a_limit_that_is_not_a_positive_integer(tmp_path, limit):
     path = write_lines(tmp_path / "b.jsonl", ["{}"])
     with pytest.raises(DataError, match="limit"):
         load_bon(path, limit=limit)
+
+
+# ---- TRL's conversational rows and parquet ---------------------------------------------------------
+
+def conv(role, content):
+    return {"role": role, "content": content}
+
+
+def test_trl_conversational_rows_explicit_and_implicit_prompt(tmp_path):
+    explicit = {"prompt": [conv("system", "Be brief."), conv("user", "What is 2+2?")],
+                "chosen": [conv("assistant", "4")], "rejected": [conv("assistant", "5")]}
+    implicit = {"chosen": [conv("user", "Hi"), conv("assistant", "Hello!")],
+                "rejected": [conv("user", "Hi"), conv("assistant", "Go away.")]}
+    bad = {"prompt": [conv("user", "x")], "chosen": [conv("assistant", "a"), conv("user", "b")], "rejected": [conv("assistant", "c")]}
+    path = write_lines(tmp_path / "c.jsonl", [json.dumps(r) for r in (explicit, implicit, bad)])
+    pairs, report = load_pairs(path)
+    assert report.format == "conversational" and report.n_skipped == 1
+    assert pairs[0].prompt == "\n\nHuman: [system] Be brief.\n\nHuman: What is 2+2?\n\nAssistant:"
+    assert (pairs[0].chosen, pairs[0].rejected) == ("4", "5")
+    assert pairs[1].prompt == "\n\nHuman: Hi\n\nAssistant:" and (pairs[1].chosen, pairs[1].rejected) == ("Hello!", "Go away.")
+    # the flattened text is what an HH-RLHF row with the same dialogue gives
+    hh = {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hi\n\nAssistant: Go away."}
+    (hh_pair,), _ = load_pairs(write_lines(tmp_path / "h.jsonl", [json.dumps(hh)]))
+    assert hh_pair.texts() == pairs[1].texts()
+
+
+def test_parquet_files_read_like_jsonl(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rows = [{"prompt": f"q{i}", "chosen": "good", "rejected": "bad"} for i in range(2500)] + [{"prompt": "q", "chosen": "", "rejected": "x"}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    write_lines(tmp_path / "d.jsonl", [json.dumps(r) for r in rows])
+    from_parquet, rep_p = load_pairs(tmp_path / "d.parquet")
+    from_jsonl, rep_j = load_pairs(tmp_path / "d.jsonl")
+    assert [(p.prompt, p.chosen, p.rejected, p.line) for p in from_parquet] == [(p.prompt, p.chosen, p.rejected, p.line) for p in from_jsonl]
+    assert rep_p.skipped == rep_j.skipped == {"empty 'chosen'": 1} and rep_p.first_lines == rep_j.first_lines
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="parquet"):
+        load_pairs(tmp_path / "bad.parquet")

@@ -43,15 +43,18 @@ def _add_split(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")
 
 
-def _progress(args) -> bool | None:
-    return False if args.quiet else None
+def _progress(args) -> bool:
+    from rewardlab.console import show_progress
+
+    return show_progress(args.quiet)
 
 
 def _say(args, *lines: str) -> None:
-    """Human-readable output: stdout normally, stderr under --json (stdout stays one JSON object)."""
-    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    """Human-readable output: stderr, through the rewardlab logger (stdout is for JSON only)."""
+    from rewardlab.console import say
+
     for line in lines:
-        print(line, file=stream)
+        say(line)
 
 
 def cmd_train(args) -> int:
@@ -178,11 +181,11 @@ def cmd_eval(args) -> int:
         print(json.dumps(out))
         return 0
     lo, hi = out["accuracy_ci95"]
-    print(f"{out['n_pairs']} pairs ({which} split): accuracy {out['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] with '{args.aggregate}'")
-    print(f"{'rule':<10}{'accuracy':>10}{'95% CI':>20}")
+    _say(args, f"{out['n_pairs']} pairs ({which} split): accuracy {out['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] with '{args.aggregate}'")
+    _say(args, f"{'rule':<10}{'accuracy':>10}{'95% CI':>20}")
     for name, v in out["aggregations"].items():
-        print(f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
-    print(f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
+        _say(args, f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
+    _say(args, f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
     return 0
 
 
@@ -216,9 +219,9 @@ def cmd_score(args) -> int:
                 }
                 out.write(json.dumps(row) + "\n")
             n += len(pairs)
-    print(report.summary(), file=sys.stderr)  # stdout may be the JSONL itself
+    _say(args, report.summary())  # stdout may be the JSONL itself
     if args.out != "-":
-        print(f"wrote {n} scored pairs ({args.aggregate}) to {args.out}", file=sys.stderr)
+        _say(args, f"wrote {n} scored pairs ({args.aggregate}) to {args.out}")
     return 0
 
 
@@ -248,13 +251,13 @@ def cmd_bon(args) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"soft best-of-N, '{args.shaping}' shaping vs raw reward, {bon.gold.shape[0]} prompts, "
+    _say(args, f"soft best-of-N, '{args.shaping}' shaping vs raw reward, {bon.gold.shape[0]} prompts, "
           f"{'B/beta=%g' % args.b_over_beta if args.b_over_beta else 'B=%g' % args.B}"
           f"{'' if args.no_caps else ' (clipped to 2x range, B/beta capped at 2 in F)'}, alpha={args.alpha}, {args.repeats} candidate draws per prompt")
-    print(f"{'N':>3}{'beta':>7}{'win':>6}{'tie':>6}{'loss':>6}{'win-tie':>9}{'95% CI':>17}"
+    _say(args, f"{'N':>3}{'beta':>7}{'win':>6}{'tie':>6}{'loss':>6}{'win-tie':>9}{'95% CI':>17}"
           f"{'gold raw':>10}{'shaped':>9}{'diff 95% CI':>22}{'hard BoN':>10}{'random':>8}{'oracle':>8}")
     for r in result["rows"]:
-        print(f"{r['n']:>3}{r['beta']:>7.2f}{r['win']:>6}{r['tie']:>6}{r['loss']:>6}{r['win_tie_rate']:>9.3f}"
+        _say(args, f"{r['n']:>3}{r['beta']:>7.2f}{r['win']:>6}{r['tie']:>6}{r['loss']:>6}{r['win_tie_rate']:>9.3f}"
               f"{'[%.3f, %.3f]' % tuple(r['win_tie_ci95']):>17}{r['gold_raw']:>10.4f}{r['gold_shaped']:>9.4f}"
               f"{'%+.4f [%+.4f, %+.4f]' % (r['gold_diff'], *r['gold_diff_ci95']):>22}"
               f"{r['gold_hard_bon']:>10.4f}{r['gold_random']:>8.4f}{r['gold_oracle']:>8.4f}")
@@ -276,13 +279,13 @@ def cmd_diagnose(args) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"teacher report: {result['prompts']} prompts, {result['policy_samples']} policy samples "
+    _say(args, f"teacher report: {result['prompts']} prompts, {result['policy_samples']} policy samples "
           f"(variance), {result['gold_pairs']} gold-labelled pairs (accuracy)")
-    print(f"{'reward model':<28}{'accuracy':>9}{'95% CI':>17}{'rank':>5}{'variance':>10}{'95% CI':>17}{'rank':>5}")
+    _say(args, f"{'reward model':<28}{'accuracy':>9}{'95% CI':>17}{'rank':>5}{'variance':>10}{'95% CI':>17}{'rank':>5}")
     for r in result["rows"]:
-        print(f"{r['name']:<28}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['accuracy_ci95']):>17}{r['accuracy_rank']:>5}"
+        _say(args, f"{r['name']:<28}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['accuracy_ci95']):>17}{r['accuracy_rank']:>5}"
               f"{r['variance']:>10.3f}{'[%.3f, %.3f]' % tuple(r['variance_ci95']):>17}{r['variance_rank']:>5}")
-    print("variance: mean over prompts of the per-prompt variance of rewards standardised over all "
+    _say(args, "variance: mean over prompts of the per-prompt variance of rewards standardised over all "
           "policy samples (Razin et al. 2025); higher = faster policy-gradient teacher")
     return 0
 
@@ -328,14 +331,14 @@ def cmd_credit(args) -> int:
     if kind == "solutions":
         from rewardlab.credit_maps import credit_maps, monte_carlo_comparison
 
-        result = credit_maps(lm, loaded, progress=not args.quiet)
+        result = credit_maps(lm, loaded, progress=_progress(args))
         if args.monte_carlo is not None:
             result["monte_carlo"] = monte_carlo_comparison(lm, loaded, rollouts=args.monte_carlo,
-                                                           max_new_tokens=args.max_new_tokens, progress=not args.quiet)
+                                                           max_new_tokens=args.max_new_tokens, progress=_progress(args))
     else:
         from rewardlab.mistakes import localise
 
-        result = localise(lm, loaded, progress=not args.quiet)
+        result = localise(lm, loaded, progress=_progress(args))
     result["lm"] = {"model": args.model, "forward_tokens": lm.count.forward_tokens,
                     "generated_tokens": lm.count.generated_tokens, "seconds": round(lm.count.seconds, 2)}
     if args.json:
@@ -396,7 +399,7 @@ def cmd_judge(args) -> int:
 
 
 def _tqdm(args):
-    if args.quiet:
+    if not _progress(args):
         return None
     from tqdm import tqdm
 
@@ -559,6 +562,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "embedder", None) is None and args.command == "train":
         args.embedder = ["minilm"]
+    from rewardlab.console import configure
+
+    configure(quiet=getattr(args, "quiet", False))
     try:
         if getattr(args, "cache_dir", None) not in (None, False):
             from rewardlab.outputs import check_output_dir

@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rewardlab.console import say
 from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.step_credit import StepTrace, step_credit
 
@@ -282,37 +283,37 @@ def _profile(credits: list[np.ndarray]) -> dict:
 
 
 def print_credit_maps(r: dict) -> None:
-    print(f"credit maps of {r['solutions']} solutions ({r['correct']} correct) to {r['problems']} GSM8K problems "
+    say(f"credit maps of {r['solutions']} solutions ({r['correct']} correct) to {r['problems']} GSM8K problems "
           f"with mixed outcomes ({r['mean_steps']:.1f} steps on average, the last the answer line)")
-    print("does the value before the answer step (and halfway) rank a problem's correct solutions above its wrong ones?")
-    print(f"{'estimator':<28}{'before answer':>14}{'95% CI':>17}{'halfway':>9}{'95% CI':>17}{'max V':>9}")
+    say("does the value before the answer step (and halfway) rank a problem's correct solutions above its wrong ones?")
+    say(f"{'estimator':<28}{'before answer':>14}{'95% CI':>17}{'halfway':>9}{'95% CI':>17}{'max V':>9}")
     for name, label in (("self_normalised", "RREDCoT, self-normalised IS"), ("importance_sampling", "RREDCoT, plain IS")):
         e = r[name]
         a, h = e["ranking_before_answer"], e["ranking_halfway"]
-        print(f"{label:<28}{a['accuracy']:>14.3f}{'[%.3f, %.3f]' % tuple(a['ci95']):>17}"
+        say(f"{label:<28}{a['accuracy']:>14.3f}{'[%.3f, %.3f]' % tuple(a['ci95']):>17}"
               f"{h['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(h['ci95']):>17}{e['max_value']:>9.3g}")
-    print(f"{'uniform credit (GRPO)':<28}{0.5:>14.3f}{'':>17}{0.5:>9.3f}")
+    say(f"{'uniform credit (GRPO)':<28}{0.5:>14.3f}{'':>17}{0.5:>9.3f}")
     prof = r["self_normalised"]["profile"]
-    print("mean self-normalised credit of the first, middle and last reasoning steps and of the answer step:")
-    print(f"  {'':<8}" + "".join(f"{n:>9}" for n in POSITIONS))
+    say("mean self-normalised credit of the first, middle and last reasoning steps and of the answer step:")
+    say(f"  {'':<8}" + "".join(f"{n:>9}" for n in POSITIONS))
     for which in ("correct", "wrong"):
         p = prof[which]
-        print(f"  {which:<8}" + "".join(f"{p['mean'][n]:>+9.3f}" for n in POSITIONS) + f"   ({p['n']} solutions)")
+        say(f"  {which:<8}" + "".join(f"{p['mean'][n]:>+9.3f}" for n in POSITIONS) + f"   ({p['n']} solutions)")
     mc = r.get("monte_carlo")
     if mc:
         c = mc["cost_per_trace"]
-        print(f"Monte Carlo baseline on the first {mc['problems']} problems ({mc['states']} states, "
+        say(f"Monte Carlo baseline on the first {mc['problems']} problems ({mc['states']} states, "
               f"{mc['rollouts_per_state']} rollouts of <= {mc['max_new_tokens']} tokens each):")
         for name in ("rredcot", "monte_carlo"):
             x = c[name]
-            print(f"  {name:<12} per trace: {x['forward_tokens']:>9.0f} forward + {x['generated_tokens']:>7.0f} generated tokens, "
+            say(f"  {name:<12} per trace: {x['forward_tokens']:>9.0f} forward + {x['generated_tokens']:>7.0f} generated tokens, "
                   f"{x['seconds']:>7.2f} s")
         v = mc["value_std"]
-        print(f"  value spread: RREDCoT jackknife over the group's answers {v['rredcot_jackknife']:.3f}, "
+        say(f"  value spread: RREDCoT jackknife over the group's answers {v['rredcot_jackknife']:.3f}, "
               f"Monte Carlo {v['monte_carlo']:.3f}; Monte Carlo credit spread {mc['credit_std_monte_carlo']:.3f}; "
               f"states where every rollout failed {mc['monte_carlo_zero_states']:.0%}")
         rk = mc["ranking_before_answer"]
-        print(f"  ranking before answer: RREDCoT {rk['rredcot']['accuracy']:.3f}, Monte Carlo {rk['monte_carlo']['accuracy']:.3f}")
+        say(f"  ranking before answer: RREDCoT {rk['rredcot']['accuracy']:.3f}, Monte Carlo {rk['monte_carlo']['accuracy']:.3f}")
     lm = r.get("lm")
     if lm:
-        print(f"LM {lm['model']}: {lm['forward_tokens']} forward and {lm['generated_tokens']} generated tokens in {lm['seconds']:.1f} s")
+        say(f"LM {lm['model']}: {lm['forward_tokens']} forward and {lm['generated_tokens']} generated tokens in {lm['seconds']:.1f} s")

@@ -14,12 +14,12 @@ correct and wrong solutions. Writes ``report.html`` + ``report.json``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from rewardlab.console import say
 from rewardlab.datasets import HH, OASST
 
 
@@ -45,7 +45,6 @@ def run_demo(
     from rewardlab.pipeline import Timer, score_pairs, train_model
     from rewardlab.report import Report
 
-    say = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
     started = time.perf_counter()
     data_dir = find_data_dir()
     files = [data_dir / HH, data_dir / OASST]
@@ -152,23 +151,23 @@ def run_demo(
             from rewardlab.demo_credit import print_credit
 
             print_credit(credit)
-        print(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
+        say(f"report: {html_path} (and {json_path.name}); total {total:.1f} s")
     return summary
 
 
 def _print_table(s: dict) -> None:
     n = s["results"][s["embedder"]]["n_pairs"]
-    print(f"\nheld-out pairwise accuracy on {n} test pairs (95% Wilson interval)")
-    print(f"{'embedder':<10}{'rule':<18}{'accuracy':>9}{'95% CI':>18}")
+    say(f"\nheld-out pairwise accuracy on {n} test pairs (95% Wilson interval)")
+    say(f"{'embedder':<10}{'rule':<18}{'accuracy':>9}{'95% CI':>18}")
     for name, r in s["results"].items():
         for rule, a in r["aggregations"].items():
-            print(f"{name:<10}{rule:<18}{a['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(a['ci95']):>18}")
-        print(f"{name:<10}{'mean of members':<18}{r['mean_member_accuracy']:>9.3f}")
+            say(f"{name:<10}{rule:<18}{a['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(a['ci95']):>18}")
+        say(f"{name:<10}{'mean of members':<18}{r['mean_member_accuracy']:>9.3f}")
     for tag, a in s["per_source_mean_rule"].items():
-        print(f"{s['embedder']} mean rule on {tag}: {a['accuracy']:.3f} over {a['n_pairs']} pairs")
+        say(f"{s['embedder']} mean rule on {tag}: {a['accuracy']:.3f} over {a['n_pairs']} pairs")
     b = s["accuracy_by_quartile"]
-    print("accuracy by quartile of |margin| (low->high):", ", ".join(f"{x:.2f}" for x in b["|margin|"]))
-    print("accuracy by quartile of disagreement (low->high):", ", ".join(f"{x:.2f}" for x in b["disagreement"]))
+    say("accuracy by quartile of |margin| (low->high):", ", ".join(f"{x:.2f}" for x in b["|margin|"]))
+    say("accuracy by quartile of disagreement (low->high):", ", ".join(f"{x:.2f}" for x in b["disagreement"]))
 
 
 def _report(s: dict, margin, disagreement, correct):

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rewardlab.console import say
 from rewardlab.datasets import BON
 GAINS = (0.1, 0.3, 0.5, 0.7)
 
 
-def run_alignment(models: dict, data_dir: Path, prompts: int, cache_dir=None, progress=None, say=print) -> dict:
+def run_alignment(models: dict, data_dir: Path, prompts: int, cache_dir=None, progress=None, say=say) -> dict:
     """Results of the three sections (plain JSON-able dict); ``models`` maps name -> RewardModel."""
     from rewardlab.bon import bon_experiment, load_bon, score_candidates
     from rewardlab.diagnostics import diagnose_bon
@@ -55,7 +56,7 @@ def teaching_experiment(steps: int = 3000) -> dict:
     return {"proxies": rows, "steps": steps, "time_ratio_low_over_high_variance": ratio}
 
 
-def print_alignment(a: dict, say=print) -> None:
+def print_alignment(a: dict, say=say) -> None:
     say(f"\nsoft best-of-N on {a['bon']['prompts']} reward-bench-bon prompts, Stackelberg-shaped vs raw (N=11):")
     for name, res in a["bon"].items():
         if name == "prompts":

@@ -7,6 +7,7 @@ import importlib.util
 import time
 from pathlib import Path
 
+from rewardlab.console import say
 from rewardlab.datasets import GSM8K_SOLUTIONS as GSM8K
 
 
@@ -31,7 +32,7 @@ def run_credit(data_dir: Path, n_problems: int, progress, say) -> dict | None:
 def print_credit(result: dict) -> None:
     from rewardlab.credit_maps import print_credit_maps
 
-    print("\nRREDCoT credit maps (SmolLM2-135M values, GSM8K model solutions)")
+    say("\nRREDCoT credit maps (SmolLM2-135M values, GSM8K model solutions)")
     print_credit_maps(result)
 
 

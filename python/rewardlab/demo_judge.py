@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import time
 
+from rewardlab.console import say
 from rewardlab.judge import JudgeConfig
 
 
@@ -34,7 +35,7 @@ def run_judge(model, test_pairs, n_pairs: int, progress, say) -> dict | None:
 def print_judge(result: dict) -> None:
     from rewardlab.fastslow import print_experiment
 
-    print("\nfast-slow judging (SmolLM2-135M judge, embedding ensemble fast path)")
+    say("\nfast-slow judging (SmolLM2-135M judge, embedding ensemble fast path)")
     print_experiment(result)
 
 

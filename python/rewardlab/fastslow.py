@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rewardlab.console import say
 from rewardlab.data import PreferencePair, dialogue_text
 from rewardlab.data.splits import unit_hash
 from rewardlab.errors import InvalidInputError, invalid
@@ -276,7 +277,7 @@ def best_per_token(rows: list[dict]) -> dict:
             "per_1k_tokens": {r["judge"]: per_token(r) for r in rows}}
 
 
-def print_experiment(result: dict, say=print) -> None:
+def print_experiment(result: dict, say=say) -> None:
     say(f"{result['n_test']} test pairs (gate calibrated on {result['n_dev']} dev pairs); "
         f"fast mode {result['mode']}, c2 = {result['shape']}, slow: up to {result['max_new_tokens']} new tokens, "
         f"unparsed -> {result['on_unparsed']}")

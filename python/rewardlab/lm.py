@@ -65,6 +65,9 @@ def load_causal_lm(spec: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as err:
         raise invalid("model", f"causal LMs need transformers: pip install 'rewardlab[lm]' ({err})") from None
+    from rewardlab.console import quiet_transformers
+
+    quiet_transformers()
 
     path = resolve_spec(spec)
     if path.is_dir():

@@ -36,6 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rewardlab.console import say
 from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.evaluate import wilson_interval
 from rewardlab.step_credit import StepTrace, credit_from_logprobs, trace_logprobs
@@ -146,10 +147,10 @@ def most_negative(credit: np.ndarray, offsets: np.ndarray, reasoning_only: bool 
 
 def print_localisation(result: dict) -> None:
     """The table of ``localise`` (with the LM's cost, as ``rewardlab credit`` adds it)."""
-    print(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
+    say(f"mistake localisation on {result['traces']} traces with a labelled first wrong step "
           f"({result['mean_steps']:.1f} steps on average; {result['correct_answers']} reach the target anyway)")
-    print(f"{'method':<48}{'accuracy':>9}{'95% CI':>18}")
+    say(f"{'method':<48}{'accuracy':>9}{'95% CI':>18}")
     for r in result["table"]:
-        print(f"{r['method']:<48}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
+        say(f"{r['method']:<48}{r['accuracy']:>9.3f}{'[%.3f, %.3f]' % tuple(r['ci95']):>18}")
     lm = result["lm"]
-    print(f"values from {lm['model']}: {lm['forward_tokens']} forward tokens in {lm['seconds']:.1f} s, no generation")
+    say(f"values from {lm['model']}: {lm['forward_tokens']} forward tokens in {lm['seconds']:.1f} s, no generation")

@@ -5,8 +5,14 @@
   prefix up to and including the last ``\\n\\nAssistant:``.
 - ``oasst``: OpenAssistant trees, one per line; every pair of ranked sibling assistant replies
   with different ranks is a pair (rank 0 = best), the prompt being the conversation above them.
+- ``conversational``: TRL's conversational preference rows, ``prompt``/``chosen``/``rejected`` as
+  lists of ``{"role", "content"}`` messages, or ``chosen``/``rejected`` alone (TRL's implicit
+  prompt: the messages the two share). Messages are flattened to the HH dialogue text every
+  embedder here reads (``user`` -> ``Human:``, ``assistant`` -> ``Assistant:``, a ``system``
+  message -> a first ``Human:`` turn marked ``[system]``); no embedder here has a chat template.
 
-Files may be gzip-compressed (``.gz``). ``format="auto"`` picks the format from the first row
+Files may be gzip-compressed (``.gz``) JSON lines, or parquet (``.parquet``, read in batches with
+pyarrow; the same columns). ``format="auto"`` picks the format from the first row
 that parses.
 """
 
@@ -22,7 +28,7 @@ from typing import Any, Iterator, Sequence
 from rewardlab.data.pairs import ASSISTANT_TAG, HUMAN_TAG, PreferencePair
 from rewardlab.errors import InvalidInputError
 
-FORMATS = ("auto", "pairwise", "hh", "oasst")
+FORMATS = ("auto", "pairwise", "hh", "oasst", "conversational")
 _FIRST_LINES = 5  # how many line numbers the report keeps per skip reason
 
 
@@ -222,12 +228,55 @@ def _oasst(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
     return pairs
 
 
-_PARSERS = {"pairwise": _pairwise, "hh": _hh, "oasst": _oasst}
+_ROLES = {"user": HUMAN_TAG, "assistant": ASSISTANT_TAG, "system": HUMAN_TAG}
+
+
+def _messages(value: Any, key: str) -> list[tuple[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise _Malformed(f"field '{key}' is not a list of messages")
+    out = []
+    for m in value:
+        if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
+            raise _Malformed(f"field '{key}' holds a message without a user/assistant/system role and text content")
+        out.append((m["role"], m["content"].strip()))
+    return out
+
+
+def flatten_messages(messages: Sequence[tuple[str, str]]) -> str:
+    """HH-style dialogue text of ``(role, content)`` messages."""
+    return "".join(f"{_ROLES[r]} {'[system] ' if r == 'system' else ''}{c}" for r, c in messages)
+
+
+def _conversational(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
+    chosen, rejected = _messages(row.get("chosen"), "chosen"), _messages(row.get("rejected"), "rejected")
+    if "prompt" in row:
+        prompt = _messages(row["prompt"], "prompt")
+    else:  # implicit prompt: the messages both sides share, up to the final assistant reply
+        shared = 0
+        while shared < min(len(chosen), len(rejected)) - 1 and chosen[shared] == rejected[shared]:
+            shared += 1
+        prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
+        if not prompt:
+            raise _Malformed("chosen and rejected share no prompt messages")
+    for side, msgs in (("chosen", chosen), ("rejected", rejected)):
+        if len(msgs) != 1 or msgs[0][0] != "assistant" or not msgs[0][1]:
+            raise _Malformed(f"'{side}' must be one non-empty assistant message after the prompt")
+    if prompt[-1][0] == "assistant":
+        raise _Malformed("the prompt ends with an assistant message")
+    if chosen[0][1] == rejected[0][1]:
+        raise _Malformed("chosen == rejected")
+    text = flatten_messages(prompt) + ASSISTANT_TAG
+    return [PreferencePair(text, chosen[0][1], rejected[0][1], group=text, source=path, line=line)]
+
+
+_PARSERS = {"pairwise": _pairwise, "hh": _hh, "oasst": _oasst, "conversational": _conversational}
 
 
 def detect_format(row: dict[str, Any]) -> str | None:
     if isinstance(row.get("prompt"), dict):
         return "oasst"
+    if isinstance(row.get("chosen"), list) and isinstance(row.get("rejected"), list):
+        return "conversational"
     if "prompt" in row and "chosen" in row and "rejected" in row:
         return "pairwise"
     if "chosen" in row and "rejected" in row:
@@ -244,12 +293,12 @@ def iter_pairs(path: str | Path, report: LoadReport, format: str = "auto", stric
     path = Path(path)
     fmt = None if format == "auto" else format
     kept = 0
-    for line, raw in read_lines(path):
-        if not raw.strip():
+    for line, raw in _raw_rows(path):
+        if isinstance(raw, str) and not raw.strip():
             continue
         report.rows += 1
         try:
-            row = parse_row(raw)
+            row = parse_row(raw) if isinstance(raw, str) else raw
             if not isinstance(row, dict):
                 raise _Malformed("row is not a JSON object")
             if fmt is None:
@@ -268,6 +317,29 @@ def iter_pairs(path: str | Path, report: LoadReport, format: str = "auto", stric
         yield from found
     if not kept:
         raise DataError(f"data: {path} holds no usable preference pairs ({report.summary()})")
+
+
+def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(row number, JSON line or parsed dict)``: lines of a (gzip) JSON-lines file, or the rows
+    of a parquet file read a batch at a time (row numbers from 1, as lines)."""
+    if path.suffix != ".parquet":
+        yield from read_lines(path)
+        return
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("data: reading parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        reader = pq.ParquetFile(path)
+        number = 0
+        for batch in reader.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
+    except FileNotFoundError:
+        raise DataError(f"data: no such file: {path}") from None
+    except (OSError, ValueError) as err:  # pyarrow's errors subclass these
+        raise DataError(f"data: cannot read {path} as parquet: {err}") from None
 
 
 def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], LoadReport]:

