@@ -96,6 +96,18 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     assert all(v > 1 for v in alignment["teaching"]["time_ratio_low_over_high_variance"].values())
     assert json.loads((tmp_path / "demo" / "report.json").read_text())["split_sizes"] == summary["split_sizes"]
     assert summary["results"]["hash"]["n_pairs"] == summary["split_sizes"]["test"]
+    # provenance: every data file with the hash of its bytes, the seeds, the version, the date
+    prov = json.loads((tmp_path / "demo" / "report.json").read_text())["provenance"]
+    import hashlib
+
+    for d in prov["data"]:
+        assert d["sha256"] == hashlib.sha256(open(d["path"], "rb").read()).hexdigest()
+    assert {"rewardlab", "commit", "date_utc", "machine", "seeds", "versions"} <= set(prov)
+    assert "Wilson" in (tmp_path / "demo" / "report.html").read_text()
+    if "judge" in summary:  # "above chance" is claimed only for judges whose interval excludes 0.5
+        best = summary["judge"]["best"]
+        rows = {r["judge"]: r for r in summary["judge"]["table"]}
+        assert best["per_token"] is None or rows[best["per_token"]]["ci95"][0] > 0.5
 
 
 BON = datasets.path(datasets.BON)
@@ -272,3 +284,21 @@ def test_eval_leaves_out_training_pairs_by_content_whatever_the_file_is_called(t
     assert {r["n_pairs"] for r in results} == {len(split.test)}
     assert {r["excluded_seen_pairs"] for r in results} == {len(split.train) + len(split.dev)}
     assert len({r["accuracy"] for r in results}) == 1
+
+
+def test_bon_takes_any_number_of_labelled_candidates(tmp_path, capsys):
+    """bon used to require exactly reward-bench-bon's 11 labelled candidates."""
+    from rewardlab.bon import load_bon
+
+    rng = np.random.default_rng(0)
+    rows = [{"instruction": f"task {i}", "outputs": [f"answer {i}.{k}" for k in range(5)],
+             "gold_preference_vs_reference": [float(g) for g in rng.uniform(1, 2, 5)]} for i in range(30)]
+    rows[3]["gold_preference_vs_reference"][4] = None  # this prompt has 4 labelled candidates
+    path = tmp_path / "bon.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert load_bon(path).gold.shape == (30, 4)  # every prompt keeps the fewest any prompt has
+    five = load_bon(path, candidates=5)
+    assert five.gold.shape == (29, 5) and five.report.n_skipped == 1
+    assert main(["bon", "--simulate-noise", "0.5", "--data", str(path), "--json", "--repeats", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted({r["n"] for r in out["rows"]}) == [4]

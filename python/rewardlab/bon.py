@@ -30,8 +30,6 @@ from rewardlab.errors import invalid
 from rewardlab.evaluate import wilson_interval
 from rewardlab.shaping import SHAPINGS, shape_rewards
 
-GOLD_CANDIDATES = 11  # samples 0-10 carry gold labels
-
 
 @dataclass
 class BonSet:
@@ -50,34 +48,47 @@ class BonSet:
         return self.sample_offsets()[:-1, None] + np.asarray(self.labelled_at, dtype=np.int64)
 
 
-def load_bon(path: str | Path, limit: int | None = None) -> BonSet:
-    """Prompts, their gold-labelled candidates and gold preferences; malformed rows are reported."""
+def load_bon(path: str | Path, limit: int | None = None, candidates: int | None = None) -> BonSet:
+    """Prompts, their gold-labelled candidates and gold preferences; malformed rows are reported.
+
+    Every prompt keeps the same number N of labelled candidates (its first N): ``candidates`` if
+    given (prompts with fewer are skipped and counted), else the fewest any usable prompt has
+    (11 in reward-bench-bon). At least 2, so that there is something to choose between."""
     check_limit(limit)
+    if candidates is not None and (isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2):
+        raise invalid("candidates", f"must be an integer >= 2, got {candidates!r}")
     path = Path(path)
-    report = LoadReport(path=str(path), format="reward-bench-bon")
-    prompts, cands, golds, samples, labelled_at = [], [], [], [], []
+    report = LoadReport(path=str(path), format="reward-bench-bon", unit="prompts")
+    rows: list[tuple[int, str, list[str], list[tuple[int, str, float]], dict[int, int]]] = []
+    need = candidates or 2
     for line, row in json_rows(path, report, "malformed best-of-N row"):
         try:
             instruction, outputs, gold = row["instruction"], row["outputs"], row["gold_preference_vs_reference"]
             labelled = [(i, o, float(g)) for i, (o, g) in enumerate(zip(outputs, gold)) if g is not None]
+            if not isinstance(instruction, str):
+                raise TypeError("instruction")
         except (KeyError, TypeError, ValueError, OverflowError):
             report.skip(line, "malformed best-of-N row")
             continue
         usable = [i for i, o in enumerate(outputs) if isinstance(o, str) and o.strip()]
         position = {i: k for k, i in enumerate(usable)}  # output index -> index among the samples
         labelled = [(i, o, g) for i, o, g in labelled if i in position and np.isfinite(g)]
-        if len(labelled) < GOLD_CANDIDATES:
-            report.skip(line, f"fewer than {GOLD_CANDIDATES} labelled candidates")
+        if len(labelled) < need:
+            report.skip(line, f"fewer than {need} labelled candidates")
             continue
-        labelled = labelled[:GOLD_CANDIDATES]
+        rows.append((line, instruction, [outputs[i] for i in usable], labelled, position))
+        if limit is not None and len(rows) >= limit:
+            break
+    finish_report(path, report, len(rows), "best-of-N prompts")
+    n = candidates or min(len(labelled) for _, _, _, labelled, _ in rows)
+    prompts, cands, golds, samples, labelled_at = [], [], [], [], []
+    for _, instruction, usable_outputs, labelled, position in rows:
+        labelled = labelled[:n]
         prompts.append(instruction)
         cands.append([o for _, o, _ in labelled])
-        samples.append([outputs[i] for i in usable])
+        samples.append(usable_outputs)
         golds.append([g for _, _, g in labelled])
         labelled_at.append([position[i] for i, _, _ in labelled])
-        if limit is not None and len(prompts) >= limit:
-            break
-    finish_report(path, report, len(prompts), "best-of-N prompts")
     return BonSet(prompts, cands, np.asarray(golds, dtype=np.float64), report, samples, labelled_at)
 
 

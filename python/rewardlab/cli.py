@@ -234,7 +234,7 @@ def cmd_bon(args) -> int:
     if (args.model is None) == (args.simulate_noise is None):
         raise InvalidInputError("model: give either --model DIR or --simulate-noise SIGMA (not both)")
     bon = load_bon(args.data, limit=args.limit)
-    _say(args, bon.report.summary())
+    _say(args, f"{bon.report.summary()}; {bon.gold.shape[1]} labelled candidates per prompt")
     if args.simulate_noise is not None:
         if not args.simulate_noise >= 0:
             raise InvalidInputError(f"simulate_noise: must be >= 0, got {args.simulate_noise}")
@@ -244,7 +244,7 @@ def cmd_bon(args) -> int:
     else:
         scores = score_candidates(RewardModel.load(args.model), bon, args.cache_dir, _progress(args))
     result = bon_experiment(
-        scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or [4, 11],
+        scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or sorted({min(4, bon.gold.shape[1]), bon.gold.shape[1]}),
         B=args.B, b_over_beta=args.b_over_beta, exponent_cap=None if args.no_caps else 2.0,
         range_factor=None if args.no_caps else 2.0, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
     )
@@ -480,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
     p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
-    p.add_argument("--n", type=count_at_least(1), action="append", help="candidates per prompt; repeat for several (default 4, 11)")
+    p.add_argument("--n", type=count_at_least(1), action="append",
+                   help="candidates per prompt; repeat for several (default 4 and all the labelled ones: 4, 11 on reward-bench-bon)")
     p.add_argument("--B", type=float, default=15.0, help="reward bound B (default 15, the paper's CD setting)")
     p.add_argument("--b-over-beta", type=float, default=None, help="instead of --B: B as a multiple of beta")
     p.add_argument("--no-caps", action="store_true",

@@ -65,7 +65,7 @@ def load_problems(path: str | Path, limit: int | None = None, mixed_only: bool =
     correct or all wrong are left out (they carry no credit)."""
     check_limit(limit)
     path = Path(path)
-    report = LoadReport(path=str(path), format="gsm8k-solutions")
+    report = LoadReport(path=str(path), format="gsm8k-solutions", unit="problems")
     problems = []
     for line, row in json_rows(path, report, "malformed row"):
         try:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rewardlab.console import say
 from rewardlab.datasets import HH, OASST
+from rewardlab.provenance import provenance
 
 
 def find_data_dir() -> Path:
@@ -126,6 +127,8 @@ def run_demo(
         "per_source_mean_rule": per_source,
         "accuracy_by_quartile": buckets,
         "seconds": {k: {s: round(v, 2) for s, v in t.items()} for k, t in timers.items()} | {"total": round(total, 2)},
+        "provenance": provenance(files, {"train_seed": config.seed, "split_salt": "", "members": "seed + i",
+                                          "bootstrap": config.bootstrap, "quick": quick}),
     }
     if alignment is not None:
         summary["alignment"] = alignment
@@ -180,10 +183,17 @@ def _report(s: dict, margin, disagreement, correct):
 
     rep = Report("rewardlab demo: embedding reward-model ensembles on HH-RLHF harmless + OASST", data=s)
     rep.paragraph(
-        f"Split by prompt: {s['split_sizes']}. {s['members']} members per ensemble (seeds + bootstrap), "
+        f"Split by prompt: {', '.join(f'{k} {v}' for k, v in s['split_sizes'].items())} pairs. {s['members']} members per ensemble (seeds + bootstrap), "
         f"MLP head {tuple(s['train_config']['hidden'])}, {s['train_config']['loss']} loss, early stopping on dev. "
         f"Total time {s['seconds']['total']} s."
     )
+    p = s["provenance"]
+    rep.paragraph(
+        f"rewardlab {p['rewardlab']}, commit {p['commit'] or 'unknown (not a git checkout)'}, run {p['date_utc']} on "
+        f"{p['machine']['arch']} with {p['machine']['cpus']} CPUs; seeds {p['seeds']}. Intervals: Wilson score "
+        f"intervals (95%) for accuracies over pairs, unless a table says otherwise."
+    )
+    rep.table(["data file", "bytes", "sha256"], [[Path(d["path"]).name, d["bytes"], d["sha256"][:16] + "…"] for d in p["data"]])
     rep.heading("Held-out pairwise accuracy")
     rows = []
     for name, r in s["results"].items():

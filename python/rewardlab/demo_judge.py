@@ -64,5 +64,6 @@ def add_judge_section(rep, result: dict) -> None:
     ax.legend(fontsize=7)
     rep.figure(fig, "Accuracy against tokens per item as the gate's slow rate goes from 0 to 1 (thresholds calibrated "
                     "on the dev half, applied to the test half), beside fast-only and slow-only judges. Upper left is better.")
-    b = result["best"]
-    rep.paragraph(f"Best accuracy above chance per token: {b['per_token']}. Most accurate: {b['accuracy']}.")
+    from rewardlab.fastslow import best_sentence
+
+    rep.paragraph(best_sentence(result["best"]))

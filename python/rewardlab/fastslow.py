@@ -269,12 +269,26 @@ def judge_experiment(
 
 
 def best_per_token(rows: list[dict]) -> dict:
-    """The judge with the highest accuracy above chance per 1000 tokens, and the most accurate."""
+    """The judge with the highest accuracy above chance per 1000 tokens, among the judges whose
+    95% interval lies above chance (None when none does: the claim is then not made), and the
+    most accurate."""
     def per_token(r):
         return (r["accuracy"] - 0.5) / max(r["tokens_per_item"], 1e-9) * 1000
 
-    return {"per_token": max(rows, key=per_token)["judge"], "accuracy": max(rows, key=lambda r: r["accuracy"])["judge"],
+    above = [r for r in rows if r["ci95"][0] > 0.5]
+    return {"per_token": max(above, key=per_token)["judge"] if above else None,
+            "above_chance": [r["judge"] for r in above],
+            "accuracy": max(rows, key=lambda r: r["accuracy"])["judge"],
             "per_1k_tokens": {r["judge"]: per_token(r) for r in rows}}
+
+
+def best_sentence(best: dict) -> str:
+    """The report's claim about ``best``, gated on the intervals (Wilson, 95%)."""
+    if best["per_token"] is None:
+        return (f"No judge's 95% Wilson interval lies above chance (0.5), so none is called better than chance; "
+                f"the highest point estimate is {best['accuracy']}.")
+    return (f"Best accuracy above chance per token, among the judges whose 95% Wilson interval excludes 0.5 "
+            f"({len(best['above_chance'])}): {best['per_token']}. Most accurate: {best['accuracy']}.")
 
 
 def print_experiment(result: dict, say=say) -> None:
@@ -295,5 +309,4 @@ def print_experiment(result: dict, say=say) -> None:
     for name, curve in result["curves"].items():
         say(f"{name}: accuracy vs tokens/item across slow rates: "
             + ", ".join(f"{c['slow_rate']:.1f}:{c['accuracy']:.3f}@{c['tokens_per_item']:.0f}" for c in curve))
-    b = result["best"]
-    say(f"best accuracy per token: {b['per_token']}; most accurate: {b['accuracy']}")
+    say(best_sentence(result["best"]))

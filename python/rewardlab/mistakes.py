@@ -54,7 +54,7 @@ class Trace:
 def load_traces(path: str | Path, limit: int | None = None, only_mistakes: bool = True) -> tuple[list[Trace], LoadReport]:
     check_limit(limit)
     path = Path(path)
-    report = LoadReport(path=str(path), format="big-bench-mistake")
+    report = LoadReport(path=str(path), format="big-bench-mistake", unit="traces")
     traces = []
     for line, row in json_rows(path, report, "malformed trace"):
         try:

@@ -46,6 +46,7 @@ class LoadReport:
     pairs: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     first_lines: dict[str, list[int]] = field(default_factory=dict)
+    unit: str = "pairs"  # what ``pairs`` counts: pairs, best-of-N prompts, problems, traces
 
     @property
     def n_skipped(self) -> int:
@@ -58,7 +59,7 @@ class LoadReport:
             lines.append(line)
 
     def summary(self) -> str:
-        text = f"{self.path}: {self.pairs} pairs from {self.rows} rows ({self.format})"
+        text = f"{self.path}: {self.pairs} {self.unit} from {self.rows} rows ({self.format})"
         if self.skipped:
             parts = [
                 f"{n} {reason} (lines {', '.join(map(str, self.first_lines[reason]))}"
@@ -74,6 +75,7 @@ class LoadReport:
             "format": self.format,
             "rows": self.rows,
             "pairs": self.pairs,
+            "unit": self.unit,
             "skipped": dict(self.skipped),
             "first_lines": {k: list(v) for k, v in self.first_lines.items()},
         }
