@@ -190,7 +190,7 @@ def _report(s: dict, margin, disagreement, correct):
     p = s["provenance"]
     rep.paragraph(
         f"rewardlab {p['rewardlab']}, commit {p['commit'] or 'unknown (not a git checkout)'}, run {p['date_utc']} on "
-        f"{p['machine']['arch']} with {p['machine']['cpus']} CPUs; seeds {p['seeds']}. Intervals: Wilson score "
+        f"{p['machine']['arch']} with {p['machine']['cpus']} CPUs; seeds: {', '.join(f'{k} {v!r}' for k, v in p['seeds'].items())}. Intervals: Wilson score "
         f"intervals (95%) for accuracies over pairs, unless a table says otherwise."
     )
     rep.table(["data file", "bytes", "sha256"], [[Path(d["path"]).name, d["bytes"], d["sha256"][:16] + "…"] for d in p["data"]])
