@@ -19,7 +19,7 @@ build: .venv/.ready
 
 # The wheel users install: one abi3 wheel for every CPython >= 3.10, manylinux (auditwheel-checked).
 wheel: .venv/.ready
-	.venv/bin/maturin build --release -q --out target/wheels
+	.venv/bin/maturin build --release -q --interpreter .venv/bin/python --out target/wheels
 
 # Main job: train and evaluate an embedding-ensemble reward model on the bundled data; writes a report.
 demo: build
