@@ -94,38 +94,33 @@ fn agreement(p: &[f64], y: &[f64]) -> (f64, u64) {
     let n = p.len() as u64;
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_unstable_by(|&a, &b| y[a].total_cmp(&y[b]).then(p[a].total_cmp(&p[b])));
-    let pairs = |t: u64| t * t.saturating_sub(1) / 2;
-    let tied_runs = |same: &dyn Fn(usize, usize) -> bool, idx: &[usize]| -> u64 {
-        let (mut total, mut run) = (0u64, 1u64);
-        for k in 1..idx.len() {
-            if same(idx[k - 1], idx[k]) {
-                run += 1;
-            } else {
-                total += pairs(run);
-                run = 1;
-            }
-        }
-        total + pairs(run)
-    };
-    let gold_ties = tied_runs(&|a, b| y[a] == y[b], &order);
-    let joint_ties = tied_runs(&|a, b| y[a] == y[b] && p[a] == p[b], &order);
+    let gold_ties = tied_pairs(&order, |&a, &b| y[a] == y[b]);
+    let joint_ties = tied_pairs(&order, |&a, &b| y[a] == y[b] && p[a] == p[b]);
     let mut seq: Vec<f64> = order.iter().map(|&i| p[i]).collect();
     let discordant = inversions(&mut seq);
-    // seq is now the proxy sorted: its runs are the proxy ties
-    let (mut proxy_ties, mut run) = (0u64, 1u64);
-    for k in 1..seq.len() {
-        if seq[k - 1] == seq[k] {
-            run += 1;
-        } else {
-            proxy_ties += pairs(run);
-            run = 1;
-        }
-    }
-    proxy_ties += pairs(run);
+    let proxy_ties = tied_pairs(&seq, |a, b| a == b); // seq is now the proxy sorted
     let comparable = pairs(n) - gold_ties;
     let proxy_tied = proxy_ties - joint_ties; // tied in the proxy, different in the gold
     let concordant = comparable - discordant - proxy_tied;
     (concordant as f64 + 0.5 * proxy_tied as f64, comparable)
+}
+
+fn pairs(t: u64) -> u64 {
+    t * t.saturating_sub(1) / 2
+}
+
+/// Pairs within the runs of consecutive items that `same` calls equal.
+fn tied_pairs<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> u64 {
+    let (mut total, mut run) = (0u64, 1u64);
+    for k in 1..items.len() {
+        if same(&items[k - 1], &items[k]) {
+            run += 1;
+        } else {
+            total += pairs(run);
+            run = 1;
+        }
+    }
+    total + pairs(run)
 }
 
 /// Number of pairs i < j with `x[i] > x[j]` (strictly); sorts `x` (bottom-up merge sort).

@@ -253,12 +253,12 @@ pub struct Sweep {
     pub tokens: Vec<f64>,
 }
 
-/// Every cell of the `tau1 × tau2` grid at once. `gain` is what routing an item slow adds to
-/// the number correct (`slow_correct − fast_correct`), so a cell's accuracy is
-/// `(Σ fast_correct + gain) / n`; `slow_tokens` is what the slow path spends on it.
 /// The largest threshold grid [`sweep`] evaluates (about 50 MB of results).
 pub const MAX_SWEEP_CELLS: usize = 1 << 20;
 
+/// Every cell of the `tau1 × tau2` grid at once. `gain` is what routing an item slow adds to
+/// the number correct (`slow_correct − fast_correct`), so a cell's accuracy is
+/// `(Σ fast_correct + gain) / n`; `slow_tokens` is what the slow path spends on it.
 pub fn sweep(c1: &[f64], c2: &[f64], gain: &[f64], slow_tokens: &[f64], tau1: &[f64], tau2: &[f64]) -> Result<Sweep> {
     check_pair(c1, Some(c2))?;
     let n = c1.len();
