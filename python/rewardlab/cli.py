@@ -61,7 +61,8 @@ def cmd_train(args) -> int:
     from rewardlab.embed import check_spec
     from rewardlab.models import TrainConfig
     from rewardlab.outputs import check_output_dir
-    from rewardlab.pipeline import Timer, fit_model, stream_pairs, stream_split_features
+    from rewardlab.data import check_fractions, iter_many
+    from rewardlab.pipeline import Timer, fit_model, stream_split_features
 
     # every argument is checked before any data is read
     check_output_dir("out", args.out)
@@ -75,20 +76,16 @@ def cmd_train(args) -> int:
         seed=args.seed,
     )
     config.validate()
-    if args.members < 1:
-        raise InvalidInputError(f"members: must be at least 1, got {args.members}")
     for spec in args.embedder:
         check_spec(spec)
+    check_fractions(args.dev, args.test)
     split = {"dev": args.dev, "test": args.test, "salt": args.split_salt}
-    from rewardlab.data import split_by_prompt
-
-    split_by_prompt([], **split)  # validates the fractions
     started = time.perf_counter()
     timer = Timer()
     reports = []
 
     def pairs():  # read twice: once to size the feature arrays, once to fill them
-        stream, reports[:] = stream_pairs(args.data, args.strict)
+        stream, reports[:] = iter_many(args.data, strict=args.strict)
         return stream
 
     t = time.perf_counter()
@@ -219,7 +216,7 @@ def cmd_score(args) -> int:
                 }
                 out.write(json.dumps(row) + "\n")
             n += len(pairs)
-    _say(args, report.summary())  # stdout may be the JSONL itself
+    _say(args, report.summary())
     if args.out != "-":
         _say(args, f"wrote {n} scored pairs ({args.aggregate}) to {args.out}")
     return 0

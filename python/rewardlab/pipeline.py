@@ -10,10 +10,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from rewardlab.data import LoadReport, PreferencePair, Split, iter_pairs, load_many, pair_fingerprint, split_by_prompt, split_of
+from rewardlab.data import PreferencePair, Split, pair_fingerprint, split_of
 from rewardlab.embed import embed_texts, get_embedder
 from rewardlab.errors import invalid
-from rewardlab.evaluate import DEFAULT_RULES, ensemble_accuracy
 from rewardlab.models import PairFeatures, RewardModel, TrainConfig, train_ensemble
 
 
@@ -53,21 +52,6 @@ def chunks(items: Iterable, size: int = CHUNK_PAIRS) -> Iterator[list]:
         yield block
 
 
-def stream_pairs(paths: Sequence[str | Path], strict: bool = False) -> tuple[Iterator[PreferencePair], list[LoadReport]]:
-    """The pairs of several files as one stream, and their reports (filled as the stream is read)."""
-    if not paths:
-        from rewardlab.data import DataError
-
-        raise DataError("data: give at least one file")
-    reports = [LoadReport(path=str(p), format="auto") for p in paths]
-
-    def gen() -> Iterator[PreferencePair]:
-        for path, report in zip(paths, reports):
-            yield from iter_pairs(path, report, strict=strict)
-
-    return gen(), reports
-
-
 def stream_split_features(
     pairs: Callable[[], Iterable[PreferencePair]],
     embedders: Sequence[str],
@@ -84,9 +68,12 @@ def stream_split_features(
     is concatenated: memory is the train and dev features plus one chunk. (Collecting blocks and
     joining them had cost twice the features: freed blocks stay in the C heap.) Test pairs are
     counted and dropped. Also returns the fingerprints of the train and dev pairs."""
+    def which(p: PreferencePair) -> str:
+        return split_of(p.group, split["dev"], split["test"], split["salt"])
+
     sizes = {"train": 0, "dev": 0, "test": 0}
     for p in pairs():
-        sizes[split_of(p.group, split["dev"], split["test"], split["salt"])] += 1
+        sizes[which(p)] += 1
     if not sizes["train"]:
         raise invalid("data", "the training split is empty (too few distinct prompts?)")
     feats: dict[str, dict[str, np.ndarray]] = {"train": {}, "dev": {}}
@@ -95,8 +82,7 @@ def stream_split_features(
     for block in chunks(pairs()):
         by_split: dict[str, list[PreferencePair]] = {"train": [], "dev": []}
         for p in block:
-            name = split_of(p.group, split["dev"], split["test"], split["salt"])
-            if name != "test":
+            if (name := which(p)) != "test":
                 by_split[name].append(p)
         for name, kept in by_split.items():
             if not kept:
@@ -197,13 +183,3 @@ def score_pairs(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=N
     chosen = model.score_features({e: f.chosen for e, f in feats.items()})
     rejected = model.score_features({e: f.rejected for e, f in feats.items()})
     return chosen, rejected
-
-
-def evaluate_pairs(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=None, progress=None, rules=DEFAULT_RULES) -> dict:
-    chosen, rejected = score_pairs(model, pairs, cache_dir, progress)
-    return ensemble_accuracy(chosen, rejected, rules)
-
-
-def load_split(paths: Sequence[str], dev: float, test: float, salt: str, strict: bool):
-    pairs, reports = load_many(paths, strict=strict)
-    return pairs, reports, split_by_prompt(pairs, dev=dev, test=test, salt=salt)

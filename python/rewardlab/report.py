@@ -6,10 +6,11 @@ import base64
 import html
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+
+from rewardlab.outputs import atomic_text
 
 
 @dataclass
@@ -47,8 +48,9 @@ class Report:
             f"<h1>{html.escape(self.title)}</h1>{''.join(self.sections)}</body></html>"
         )
         out_html, out_json = folder / "report.html", folder / "report.json"
-        _write_atomic(out_html, page)
-        _write_atomic(out_json, json.dumps(self.data, indent=2))
+        for path, text in ((out_html, page), (out_json, json.dumps(self.data, indent=2))):
+            with atomic_text("out", path) as fh:
+                fh.write(text)
         return out_html, out_json
 
 
@@ -56,12 +58,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 _CSS = """

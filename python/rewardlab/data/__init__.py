@@ -11,6 +11,7 @@ from rewardlab.data.formats import (
     LoadReport,
     check_limit,
     finish_report,
+    iter_many,
     iter_pairs,
     json_rows,
     load_many,
@@ -18,7 +19,7 @@ from rewardlab.data.formats import (
     read_lines,
 )
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, pair_fingerprint
-from rewardlab.data.splits import Split, split_by_prompt, split_of
+from rewardlab.data.splits import Split, check_fractions, split_by_prompt, split_of
 
 __all__ = [
     "CONTEXTS",
@@ -30,6 +31,7 @@ __all__ = [
     "dialogue_text",
     "pair_fingerprint",
     "load_many",
+    "iter_many",
     "iter_pairs",
     "load_pairs",
     "read_lines",
@@ -38,4 +40,5 @@ __all__ = [
     "check_limit",
     "split_by_prompt",
     "split_of",
+    "check_fractions",
 ]

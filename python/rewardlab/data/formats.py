@@ -356,14 +356,23 @@ def load_pairs(path: str | Path, format: str = "auto", strict: bool = False) -> 
     return pairs, report
 
 
-def load_many(paths: Sequence[str | Path], format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], list[LoadReport]]:
-    """:func:`load_pairs` over several files, concatenated in order."""
+def iter_many(
+    paths: Sequence[str | Path], format: str = "auto", strict: bool = False
+) -> tuple[Iterator[PreferencePair], list[LoadReport]]:
+    """The pairs of several files as one stream, in order, and their reports (filled as the
+    stream is read)."""
     if not paths:
         raise DataError("data: give at least one file")
-    pairs: list[PreferencePair] = []
-    reports: list[LoadReport] = []
-    for path in paths:
-        more, report = load_pairs(path, format=format, strict=strict)
-        pairs.extend(more)
-        reports.append(report)
-    return pairs, reports
+    reports = [LoadReport(path=str(p), format=format) for p in paths]
+
+    def stream() -> Iterator[PreferencePair]:
+        for path, report in zip(paths, reports):
+            yield from iter_pairs(path, report, format=format, strict=strict)
+
+    return stream(), reports
+
+
+def load_many(paths: Sequence[str | Path], format: str = "auto", strict: bool = False) -> tuple[list[PreferencePair], list[LoadReport]]:
+    """:func:`load_pairs` over several files, concatenated in order."""
+    stream, reports = iter_many(paths, format=format, strict=strict)
+    return list(stream), reports

@@ -35,15 +35,20 @@ def split_by_prompt(
     pairs: Sequence[PreferencePair], dev: float = 0.1, test: float = 0.1, salt: str = ""
 ) -> Split:
     """Splits ``pairs`` into train/dev/test by hashing each pair's ``group``."""
+    check_fractions(dev, test)
+    out: dict[str, list[PreferencePair]] = {"train": [], "dev": [], "test": []}
+    for pair in pairs:
+        out[split_of(pair.group, dev, test, salt)].append(pair)
+    return Split(**out)
+
+
+def check_fractions(dev: float, test: float) -> None:
+    """``dev`` and ``test`` are fractions that leave room for a training split."""
     for name, frac in (("dev", dev), ("test", test)):
         if not (0.0 <= frac < 1.0):
             raise invalid(name, f"must be a fraction in [0, 1), got {frac!r}")
     if dev + test >= 1.0:
         raise invalid("dev", f"dev + test must be below 1 so that train is not empty, got {dev + test!r}")
-    out: dict[str, list[PreferencePair]] = {"train": [], "dev": [], "test": []}
-    for pair in pairs:
-        out[split_of(pair.group, dev, test, salt)].append(pair)
-    return Split(**out)
 
 
 def split_of(group: str, dev: float = 0.1, test: float = 0.1, salt: str = "") -> str:
