@@ -23,7 +23,7 @@ import sys
 import numpy as np
 import torch
 
-from rewardlab.ensemble import METHODS, aggregate
+from rewardlab.models.ensemble import METHODS, aggregate
 from timing import median_ms, require_release
 
 LAM, Q = 1.0, 0.9

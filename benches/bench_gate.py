@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 from rewardlab import _core
-from rewardlab.gate import Gate
+from rewardlab.fastslow.gate import Gate
 from timing import median_ms, require_release
 
 VOCAB = 49152

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from rewardlab.alignment import tilted_expectation
+from rewardlab.shaping.best_of_n import tilted_expectation
 from rewardlab.shaping import stackelberg_thresholds
 from timing import median_ms, require_release
 

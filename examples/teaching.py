@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from rewardlab.demo_alignment import GAINS, teaching_experiment
+from rewardlab.studies.demo.alignment import GAINS, teaching_experiment
 
 
 def main() -> None:

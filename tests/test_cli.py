@@ -114,8 +114,9 @@ BON = datasets.path(datasets.BON)
 
 
 def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
-    from rewardlab.alignment import tilted_expectation
-    from rewardlab.bon import load_bon, score_candidates
+    from rewardlab.shaping.best_of_n import tilted_expectation
+    from rewardlab.data import load_bon
+    from rewardlab.models.pipeline import score_candidates
     from rewardlab.models import RewardModel
 
     with gzip.open(BON, "rt", encoding="utf-8") as fh:
@@ -141,7 +142,8 @@ def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
 
 
 def test_diagnose_ranks_rules_and_members_against_an_independent_recount(trained, tmp_path, capsys):
-    from rewardlab.bon import load_bon, score_members
+    from rewardlab.data import load_bon
+    from rewardlab.models.pipeline import score_members
     from rewardlab.models import RewardModel
 
     with gzip.open(BON, "rt", encoding="utf-8") as fh:
@@ -240,7 +242,7 @@ def test_help_imports_no_torch_for_any_subcommand():
     import subprocess
     import sys
 
-    from rewardlab.cli import LOSS_NAMES
+    from rewardlab.cli.train import LOSS_NAMES
     from rewardlab.models import LOSSES
 
     assert LOSS_NAMES == LOSSES
@@ -288,7 +290,7 @@ def test_eval_leaves_out_training_pairs_by_content_whatever_the_file_is_called(t
 
 def test_bon_takes_any_number_of_labelled_candidates(tmp_path, capsys):
     """bon used to require exactly reward-bench-bon's 11 labelled candidates."""
-    from rewardlab.bon import load_bon
+    from rewardlab.data import load_bon
 
     rng = np.random.default_rng(0)
     rows = [{"instruction": f"task {i}", "outputs": [f"answer {i}.{k}" for k in range(5)],

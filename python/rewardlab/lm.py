@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from rewardlab.errors import invalid
-from rewardlab.paths import cache_root
+from rewardlab._utils.paths import cache_root
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Every transformers load passes this explicitly: a model folder's custom code (``auto_map``) is
@@ -65,7 +65,7 @@ def load_causal_lm(spec: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as err:
         raise invalid("model", f"causal LMs need transformers: pip install 'rewardlab[lm]' ({err})") from None
-    from rewardlab.console import quiet_transformers
+    from rewardlab._utils.console import quiet_transformers
 
     quiet_transformers()
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from rewardlab import _core
-from rewardlab.credit._arrays import check_batch, float_array, like_input, mask_array, offsets_array
+from rewardlab._utils.arrays import check_batch, float_array, like_input, mask_array, offsets_array
 from rewardlab.credit.groups import GroupStats, group_codes, group_stats
 from rewardlab.errors import invalid
 

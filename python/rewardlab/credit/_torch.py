@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rewardlab.credit._arrays import as_array, float_array, mask_array
+from rewardlab._utils.arrays import as_array, float_array, mask_array
 from rewardlab.errors import invalid
 
 

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rewardlab import _core
-from rewardlab.credit._arrays import float_array, is_torch
+from rewardlab._utils.arrays import float_array, is_torch
 from rewardlab.errors import invalid
 
 

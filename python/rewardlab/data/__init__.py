@@ -1,10 +1,12 @@
-"""Preference data: pairwise jsonl, HH-RLHF dialogues and OASST ranked trees, split by prompt.
+"""Preference data: pairwise jsonl, HH-RLHF dialogues, OASST ranked trees, TRL conversational rows
+and parquet, split by prompt; best-of-N candidate sets (:class:`BonSet`).
 
 Every loader returns the pairs it kept *and* a :class:`LoadReport` that counts what it skipped,
 by reason, with the first line numbers; under ``strict=True`` the first malformed row raises
 :class:`DataError` instead. Nothing is dropped silently.
 """
 
+from rewardlab.data.best_of_n import BonSet, load_bon
 from rewardlab.data.formats import (
     FORMATS,
     DataError,
@@ -22,6 +24,8 @@ from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, pair_f
 from rewardlab.data.splits import Split, check_fractions, split_by_prompt, split_of
 
 __all__ = [
+    "BonSet",
+    "load_bon",
     "CONTEXTS",
     "FORMATS",
     "DataError",

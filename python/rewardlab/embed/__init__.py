@@ -20,7 +20,7 @@ import numpy as np
 from rewardlab.embed.base import Embedder
 from rewardlab.embed.cache import EmbeddingCache
 from rewardlab.errors import invalid
-from rewardlab.paths import cache_root
+from rewardlab._utils.paths import cache_root
 
 EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH")
 # What a model file may name without pointing into the file system.

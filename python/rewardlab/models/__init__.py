@@ -1,20 +1,39 @@
-"""Reward heads on frozen embeddings: losses, training, K-member ensembles, safetensors persistence."""
+"""Embedding reward models: heads on frozen embeddings, their training, K-member ensembles, model
+files, aggregation of the members' scores and pairwise evaluation.
 
-from rewardlab.models.heads import HeadConfig, Member, MLPHead
-from rewardlab.models.losses import LOSSES, preference_loss
-from rewardlab.models.reward_model import ModelFormatError, RewardModel
-from rewardlab.models.training import PairFeatures, TrainConfig, train_ensemble, train_member
+- :mod:`~rewardlab.models.heads`, :mod:`~rewardlab.models.losses`,
+  :mod:`~rewardlab.models.training`: torch heads (linear or MLP), Bradley-Terry / margin /
+  classification losses, bootstrap ensembles with early stopping.
+- :mod:`~rewardlab.models.reward_model`, :mod:`~rewardlab.models.model_file`: a trained ensemble
+  and its folder on disk (safetensors, checked on load).
+- :mod:`~rewardlab.models.ensemble`: mean, min, median, quantile and uncertainty-weighted rules
+  over the members (kernel: ``rust/core/src/ensemble.rs``); no torch needed.
+- :mod:`~rewardlab.models.evaluate`: pairwise accuracy with Wilson intervals.
+- :mod:`~rewardlab.models.pipeline`: data -> embeddings -> model, streamed chunk by chunk.
 
-__all__ = [
-    "HeadConfig",
-    "LOSSES",
-    "MLPHead",
-    "Member",
-    "ModelFormatError",
-    "PairFeatures",
-    "RewardModel",
-    "TrainConfig",
-    "preference_loss",
-    "train_ensemble",
-    "train_member",
-]
+The torch-backed names load on first use, so the aggregation rules and ``rewardlab --help`` do not
+import torch.
+"""
+
+from typing import TYPE_CHECKING
+
+from rewardlab._utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from rewardlab.models.ensemble import METHODS, Aggregated, aggregate
+    from rewardlab.models.evaluate import Accuracy, ensemble_accuracy, pairwise_accuracy, wilson_interval
+    from rewardlab.models.heads import HeadConfig, Member, MLPHead
+    from rewardlab.models.losses import LOSSES, preference_loss
+    from rewardlab.models.reward_model import ModelFormatError, RewardModel
+    from rewardlab.models.training import PairFeatures, TrainConfig, train_ensemble, train_member
+
+_WHERE = {
+    **dict.fromkeys(["METHODS", "Aggregated", "aggregate"], "rewardlab.models.ensemble"),
+    **dict.fromkeys(["Accuracy", "ensemble_accuracy", "pairwise_accuracy", "wilson_interval"], "rewardlab.models.evaluate"),
+    **dict.fromkeys(["HeadConfig", "Member", "MLPHead"], "rewardlab.models.heads"),
+    **dict.fromkeys(["LOSSES", "preference_loss"], "rewardlab.models.losses"),
+    **dict.fromkeys(["ModelFormatError", "RewardModel"], "rewardlab.models.reward_model"),
+    **dict.fromkeys(["PairFeatures", "TrainConfig", "train_ensemble", "train_member"], "rewardlab.models.training"),
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -2,13 +2,13 @@
 //! normalisation: 1024 rewards), groups of 8.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use rewardlab_core::groups::factorize;
-use rewardlab_core::kl::{kl_penalty, KlClamp, KlEstimator};
+use rewardlab_core::credit::groups::factorize;
+use rewardlab_core::credit::kl::{kl_penalty, KlClamp, KlEstimator};
+use rewardlab_core::credit::multi_reward::{group_normalize, Aggregation, Scale};
+use rewardlab_core::credit::outcome::{broadcast_rows, outcome_advantages, row_scores, Estimator, Robust, Singleton};
+use rewardlab_core::credit::scan::{discounted_returns, gae, MaskedSteps};
+use rewardlab_core::credit::whiten::{masked_whiten, WhitenSpec};
 use rewardlab_core::layout::Layout;
-use rewardlab_core::multi_reward::{group_normalize, Aggregation, Scale};
-use rewardlab_core::outcome::{broadcast_rows, outcome_advantages, row_scores, Estimator, Robust, Singleton};
-use rewardlab_core::scan::{discounted_returns, gae, MaskedSteps};
-use rewardlab_core::whiten::{masked_whiten, WhitenSpec};
 
 const B: usize = 1024;
 const T: usize = 1024;

@@ -1,30 +1,34 @@
 //! rewardlab-core: the hot paths of rewardlab in plain Rust (no Python types).
 //!
-//! Token batches are slices plus a [`layout::Layout`] (padded `[B, T]` or ragged offsets);
-//! masks are read in place through [`mask::MaskElem`]; every kernel is generic over `f32`/`f64`
-//! and returns a [`error::CoreError`] naming the bad argument instead of panicking.
+//! One module per capability, as in the Python package:
+//! - [`credit`]: advantage estimators (GAE, GRPO, RLOO, REINFORCE++), whitening, KL penalties,
+//!   token rewards: the kernels behind the verl / OpenRLHF / TRL drop-ins;
+//! - [`redistribution`]: RREDCoT segmentation, importance-sampling values and redistribution;
+//! - [`ensemble`]: aggregation of an ensemble's scores with their spread;
+//! - [`shaping`]: Stackelberg reward shaping and best-of-N selections;
+//! - [`gate`]: the dual-confidence gate of fast-slow scoring;
+//! - [`diagnostics`]: reward variance and on-policy agreement per prompt group.
+//!
+//! The machinery they share: [`layout`] (padded `[B, T]` or ragged offsets), [`mask`] (masks
+//! read in place), [`real`] (generic over `f32`/`f64`), [`simd`], [`parallel`], [`uninit`],
+//! [`retain`] (the allocator) and [`error`]: every kernel returns a [`CoreError`] naming the bad
+//! argument instead of panicking.
 
+pub mod credit;
 pub mod diagnostics;
 pub mod ensemble;
 pub mod gate;
+pub mod redistribution;
+pub mod shaping;
+
 pub mod error;
-pub mod groups;
-pub mod kl;
 pub mod layout;
 pub mod mask;
-pub mod multi_reward;
-pub mod outcome;
 pub mod parallel;
 pub mod real;
-pub mod redistribute;
 pub mod retain;
-pub mod scan;
-pub mod segment;
-pub mod shaping;
 pub mod simd;
-pub mod token_reward;
 pub mod uninit;
-pub mod whiten;
 
 pub use error::{CoreError, Result};
 pub use layout::Layout;

@@ -2,7 +2,7 @@
 //! output gains nothing from `vec![0; n]`, whose zeroing (a memset whenever the allocator hands
 //! back reused memory) costs as much as the kernel's own write of the output.
 //!
-//! A kernel allocates with [`vec`], writes each element once (with [`write_all`] where it can,
+//! A kernel allocates with [`vec()`], writes each element once (with [`write_all`] where it can,
 //! so that the write is checked to cover the slice), and converts with [`assume_init`] only
 //! after every part succeeded; on an error the uninitialised buffer is simply dropped.
 

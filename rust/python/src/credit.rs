@@ -6,13 +6,14 @@ use crate::{with_floats, with_mask};
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use rewardlab_core::groups;
-use rewardlab_core::kl::{KlClamp, KlEstimator};
-use rewardlab_core::multi_reward::{self, Aggregation, Scale};
-use rewardlab_core::outcome::{self, Estimator, Robust, Singleton};
-use rewardlab_core::scan::{self, MaskedSteps};
-use rewardlab_core::whiten::{self, VarEps, WhitenSpec};
-use rewardlab_core::{token_reward, Layout};
+use rewardlab_core::credit::groups;
+use rewardlab_core::credit::kl::{KlClamp, KlEstimator};
+use rewardlab_core::credit::multi_reward::{self, Aggregation, Scale};
+use rewardlab_core::credit::outcome::{self, Estimator, Robust, Singleton};
+use rewardlab_core::credit::scan::{self, MaskedSteps};
+use rewardlab_core::credit::token_reward;
+use rewardlab_core::credit::whiten::{self, VarEps, WhitenSpec};
+use rewardlab_core::Layout;
 
 /// `(unbiased, count_eps, var_eps_is_floor, var_eps, shift_mean, remask, f32_counts)` from the facade.
 type SpecTuple = (bool, f64, bool, f64, bool, bool, bool);
@@ -314,7 +315,7 @@ pub fn kl_penalty<'py>(
             return Err(invalid("ref_logprob", format!("shape {:?} does not match logprob's {:?}", r.shape(), shape)));
         }
         let rs = slice(&r);
-        let out = detach(py, || rewardlab_core::kl::kl_penalty(ls, rs, est, cl))?;
+        let out = detach(py, || rewardlab_core::credit::kl::kl_penalty(ls, rs, est, cl))?;
         shaped(py, out, &shape)
     })
 }

@@ -8,9 +8,9 @@ use crate::with_floats;
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
-use rewardlab_core::redistribute::{self as rd, Spread};
 use rewardlab_core::real::Real;
-use rewardlab_core::segment::{self as seg, Segments};
+use rewardlab_core::redistribution::redistribute::{self as rd, Spread};
+use rewardlab_core::redistribution::segment::{self as seg, Segments};
 use rewardlab_core::{uninit, Layout};
 use std::mem::MaybeUninit;
 

@@ -1,0 +1,67 @@
+"""What every subcommand shares: argument types and groups, progress and human output.
+
+Nothing here imports torch: ``rewardlab --help`` builds every subcommand's parser."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from rewardlab._utils.console import say as _log
+
+# the rules a CLI user can pick (rewardlab.models.evaluate.CLI_RULES)
+AGGREGATES = ("mean", "min", "median", "uwo")
+
+
+def count_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``, refused while parsing (before any data is read)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """``--cache-dir``, ``--no-cache`` and ``--quiet``."""
+    p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-cache", dest="cache_dir", action="store_false", default=None,
+                   help="embed without reading or writing the cache (one-off data too large to keep)")
+
+
+def add_split(p: argparse.ArgumentParser) -> None:
+    """How a preference file is split by prompt, and what a malformed row does."""
+    p.add_argument("--dev", type=float, default=0.1, help="fraction of prompts held out for early stopping (default 0.1)")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of prompts held out for evaluation (default 0.1)")
+    p.add_argument("--split-salt", default="", help="draws a different, still deterministic, split")
+    p.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")
+
+
+def progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress bars: stderr is a terminal and ``--quiet`` is off."""
+    from rewardlab._utils.console import show_progress
+
+    return show_progress(args.quiet)
+
+
+def tqdm_or_none(args: argparse.Namespace) -> Any:
+    """``tqdm`` where :func:`progress` says bars are wanted, else ``None``."""
+    if not progress(args):
+        return None
+    from tqdm import tqdm
+
+    return tqdm
+
+
+def say(*lines: str) -> None:
+    """Human-readable output: stderr, through the rewardlab logger (stdout is for JSON only)."""
+    for line in lines:
+        _log(line)

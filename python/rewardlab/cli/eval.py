@@ -1,0 +1,94 @@
+"""``rewardlab eval``: pairwise accuracy of a model, per member and per aggregation rule."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rewardlab.cli._common import AGGREGATES, add_common, progress, say
+from rewardlab.errors import InvalidInputError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Adds the subcommand and its arguments to ``sub``."""
+    p = sub.add_parser("eval", help="pairwise accuracy of a model, per member and per aggregation rule")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="FILE")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="the rule whose accuracy is the headline (default mean)")
+    p.add_argument("--split", choices=["auto", "test", "dev", "train", "all"], default="auto",
+                   help="auto: every pair the model did not train or early-stop on, recognised by content "
+                        "(whatever the file is called); test/dev/train: that split of FILE by prompt")
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _eval_stream(model, args):
+    """The pairs to evaluate, as a stream, with the load report (filled as the stream is read),
+    the selection's name and a counter of the pairs left out.
+
+    ``--split auto`` leaves out every pair the model trained or early-stopped on, recognised by
+    content (a copied, renamed or gzipped file is still recognised); a model saved before it
+    recorded its pairs falls back to the held-out split of a file at the same path."""
+    from rewardlab.data import LoadReport, iter_pairs, split_of
+    from rewardlab.models.pipeline import unseen
+
+    report = LoadReport(path=str(args.data), format="auto")
+    pairs = iter_pairs(args.data, report, strict=args.strict)
+    excluded = [0]
+    which = args.split
+    if which == "auto" and model.seen_pairs is not None:
+        return unseen(model, pairs, excluded), report, "unseen", excluded
+    if which == "auto":
+        which = "test" if str(Path(args.data).resolve()) in set(model.meta.get("data", [])) else "all"
+    if which != "all":
+        sp = model.meta.get("split", {"dev": 0.1, "test": 0.1, "salt": ""})
+        pairs = (p for p in pairs if split_of(p.group, sp["dev"], sp["test"], sp["salt"]) == which)
+    return pairs, report, which, excluded
+
+
+def run(args: argparse.Namespace) -> int:
+    from rewardlab.models.evaluate import CLI_RULES, ensemble_accuracy
+    from rewardlab.models import RewardModel
+    from rewardlab.models.pipeline import score_stream
+
+    import numpy as np
+
+    model = RewardModel.load(args.model)
+    pairs, report, which, excluded = _eval_stream(model, args)
+    chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
+    for _, c, r in score_stream(model, pairs, args.cache_dir, progress(args)):
+        chosen.append(c)
+        rejected.append(r)
+    say(report.summary())
+    if which == "unseen":
+        say(f"left out {excluded[0]} pairs the model trained or early-stopped on (recognised by content)")
+    if not chosen:
+        raise InvalidInputError(f"split: no pair of {args.data} is left to evaluate ({which})")
+    rules = tuple((name, method, kw) for name, (method, kw) in CLI_RULES.items())
+    result = ensemble_accuracy(np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1), rules)
+    head = result["aggregations"][args.aggregate]
+    out = {
+        "n_pairs": result["n_pairs"],
+        "split": which,
+        "aggregate": args.aggregate,
+        "accuracy": head["accuracy"],
+        "accuracy_ci95": head["ci95"],
+        "aggregations": {k: {"accuracy": v["accuracy"], "accuracy_ci95": v["ci95"]} for k, v in result["aggregations"].items()},
+        "members": [m["accuracy"] for m in result["members"]],
+        "mean_member_accuracy": result["mean_member_accuracy"],
+        "skipped_rows": report.n_skipped,
+        "excluded_seen_pairs": excluded[0],
+    }
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    lo, hi = out["accuracy_ci95"]
+    say(f"{out['n_pairs']} pairs ({which} split): accuracy {out['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] with '{args.aggregate}'")
+    say(f"{'rule':<10}{'accuracy':>10}{'95% CI':>20}")
+    for name, v in out["aggregations"].items():
+        say(f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
+    say(f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
+    return 0

@@ -1,0 +1,8 @@
+//! RREDCoT, segment-level reward redistribution for chain-of-thought responses.
+//!
+//! - [`segment`]: responses cut into reasoning steps (delimiters, high-entropy forking tokens);
+//! - [`redistribute`]: importance-sampling state values, return-equivalent segment rewards and
+//!   their spreading onto tokens.
+
+pub mod redistribute;
+pub mod segment;
