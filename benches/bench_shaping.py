@@ -19,8 +19,7 @@ import sys
 
 import numpy as np
 
-from rewardlab.shaping.best_of_n import tilted_expectation
-from rewardlab.shaping import stackelberg_thresholds
+from rewardlab.shaping import stackelberg_thresholds, tilted_expectation
 from timing import median_ms, require_release
 
 

@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 
 from rewardlab.cli import main as cli
-from rewardlab.studies.demo import find_data_dir
+from rewardlab.studies.demo.run import find_data_dir
 
 
 def write_gold_pairs(src: Path, dst: Path, first: int, min_gap: float, per_prompt: int, seed: int) -> int:

@@ -8,13 +8,16 @@ second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from rewardlab.errors import invalid
 from rewardlab._utils.paths import cache_root
+from rewardlab.errors import invalid
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Every transformers load passes this explicitly: a model folder's custom code (``auto_map``) is
@@ -56,6 +59,26 @@ def _remove_dead_tmps(target: Path) -> None:
             continue
 
 
+@contextmanager
+def _no_gguf_bar() -> Iterator[None]:
+    """transformers draws its one-time GGUF conversion with a bare ``tqdm`` that
+    ``disable_progress_bar()`` does not reach; switched off for the duration."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is None:
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def load_causal_lm(spec: str):
     """(tokenizer, model) in float32 on the CPU, in eval mode, loaded without network access."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -77,10 +100,11 @@ def load_causal_lm(spec: str):
         if (target / "config.json").exists() and (target / "model.safetensors").exists():
             source, kwargs = target, {}
         else:
-            tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, **NO_REMOTE_CODE)
-            model = AutoModelForCausalLM.from_pretrained(
-                path.parent, gguf_file=path.name, dtype=torch.float32, **NO_REMOTE_CODE
-            )
+            with _no_gguf_bar():
+                tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, **NO_REMOTE_CODE)
+                model = AutoModelForCausalLM.from_pretrained(
+                    path.parent, gguf_file=path.name, dtype=torch.float32, **NO_REMOTE_CODE
+                )
             # The weights are plain float32 now; drop the GGUF marker so they can be saved.
             model.hf_quantizer = None
             if hasattr(model.config, "quantization_config"):

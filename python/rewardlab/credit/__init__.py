@@ -63,6 +63,7 @@ class WhitenSpec:
     f32_counts: bool = False
 
     def as_tuple(self) -> tuple[bool, float, bool, float, bool, bool, bool]:
+        """The fields in the order the Rust kernels take them."""
         if self.eps_mode not in ("add", "floor"):
             raise invalid("eps_mode", f"expected 'add' or 'floor', got {self.eps_mode!r}")
         return (self.unbiased, float(self.count_eps), self.eps_mode == "floor", float(self.eps), self.shift_mean, self.remask, self.f32_counts)

@@ -29,6 +29,7 @@ class BonSet:
     labelled_at: list[list[int]] = field(default_factory=list)  # [P][N]: where each candidate is in samples
 
     def sample_offsets(self) -> np.ndarray:
+        """``[P + 1]`` offsets of each prompt's samples in the flat list of all samples."""
         return np.concatenate([[0], np.cumsum([len(s) for s in self.samples])]).astype(np.int64)
 
     def candidate_columns(self) -> np.ndarray:

@@ -50,15 +50,18 @@ class LoadReport:
 
     @property
     def n_skipped(self) -> int:
+        """Rows skipped, all reasons together."""
         return sum(self.skipped.values())
 
     def skip(self, line: int, reason: str) -> None:
+        """Counts a skipped row under ``reason``, keeping the first few line numbers."""
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
         lines = self.first_lines.setdefault(reason, [])
         if len(lines) < _FIRST_LINES:
             lines.append(line)
 
     def summary(self) -> str:
+        """One line for people: what was kept and what was skipped, by reason."""
         text = f"{self.path}: {self.pairs} {self.unit} from {self.rows} rows ({self.format})"
         if self.skipped:
             parts = [
@@ -70,6 +73,7 @@ class LoadReport:
         return text
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
         return {
             "path": self.path,
             "format": self.format,

@@ -22,6 +22,7 @@ class Split:
     test: list[PreferencePair]
 
     def sizes(self) -> dict[str, int]:
+        """Pairs per split."""
         return {"train": len(self.train), "dev": len(self.dev), "test": len(self.test)}
 
 

@@ -75,6 +75,7 @@ class TeacherRow:
     variance_rank: int = 0
 
     def to_dict(self) -> dict:
+        """The row as plain JSON values."""
         d = dict(self.__dict__)
         d["accuracy_ci95"], d["variance_ci95"] = list(self.accuracy_ci95), list(self.variance_ci95)
         return d

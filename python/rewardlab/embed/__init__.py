@@ -100,6 +100,7 @@ def get_embedder(spec: str) -> Embedder:
 
 
 def default_cache_dir() -> Path:
+    """``$REWARDLAB_CACHE/embeddings``, or ``~/.cache/rewardlab/embeddings``."""
     return cache_root() / "embeddings"
 
 

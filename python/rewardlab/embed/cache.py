@@ -193,6 +193,7 @@ class EmbeddingCache:
         return out
 
     def close(self) -> None:
+        """Closes the database connection (the file stays)."""
         self._db.close()
 
     def __del__(self) -> None:

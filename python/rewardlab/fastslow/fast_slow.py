@@ -37,6 +37,8 @@ class FastScores:
 
 
 def lm_fast_scores(judge: LMJudge, items: Sequence[JudgeItem], shape: str = "mass", progress=None) -> FastScores:
+    """Fast scores from the LM judge's first token: the verdict log-odds, its confidence
+    (intuition) and the second confidence chosen by ``shape`` (see :mod:`rewardlab.fastslow.gate`)."""
     f = judge.fast(items, progress)
     c2 = shape_confidence(f.mass, f.top2_gap, f.entropy, shape)
     return FastScores(f"lm-first-token[{judge.config.mode}]", f.score, intuition(f.score), c2, f.tokens.astype(np.float64), f.seconds)
@@ -80,6 +82,7 @@ class GatedVerdicts:
 
     @property
     def tokens(self) -> np.ndarray:
+        """Tokens spent per item: the fast path's plus the slow path's (0 where not routed)."""
         return self.fast_tokens + self.slow_tokens
 
 
@@ -94,6 +97,7 @@ class FastSlowJudge:
         self.slow_judge, self.gate, self.fast, self.shape, self.cache_dir = slow_judge, gate, fast, shape, cache_dir
 
     def fast_scores(self, items: Sequence[JudgeItem], progress=None) -> FastScores:
+        """Fast scores and both confidences of ``items`` from the configured fast path."""
         if isinstance(self.fast, str):
             if self.fast != "lm":
                 raise invalid("fast", f"expected 'lm' or a RewardModel, got {self.fast!r}")
@@ -116,6 +120,8 @@ class FastSlowJudge:
         return self.gate
 
     def judge(self, items: Sequence[JudgeItem], progress=None) -> GatedVerdicts:
+        """Verdicts (+1: ``a`` wins, -1: ``b``, 0: tie) of ``items``: fast everywhere, slow where the
+        gate routes; an unparseable slow verdict keeps the fast one and is flagged in ``fallback``."""
         if self.gate is None:
             raise invalid("gate", "no gate: pass one or call calibrate() on dev items first")
         started = time.perf_counter()

@@ -68,6 +68,7 @@ class FastVerdicts:
 
     @property
     def tokens(self) -> np.ndarray:
+        """Tokens per item: prompt plus generated."""
         return self.prompt_tokens + self.generated_tokens
 
 
@@ -177,6 +178,8 @@ class LMJudge:
 
     @classmethod
     def load(cls, spec: str = "smollm2", config: JudgeConfig | None = None, cache: bool = True) -> "LMJudge":
+        """A judge on the causal LM ``spec`` (``smollm2``, a model folder or a ``.gguf``; loaded offline,
+        no remote code); ``cache`` keeps slow verdicts on disk, keyed by model, prompt and config."""
         from rewardlab.lm import load_causal_lm, resolve_spec
         from rewardlab._utils.paths import cache_root
 
@@ -246,6 +249,8 @@ class LMJudge:
 
     # -- fast path -------------------------------------------------------------------------
     def fast(self, items: Sequence[JudgeItem], progress: Callable | None = None) -> FastVerdicts:
+        """First-token verdicts of ``items``: one forward pass per item (both orders in pairwise mode),
+        the log-odds of the verdict tokens and the shape of the first-token distribution."""
         if not items:
             raise invalid("items", "no items to judge")
         c = self.config
@@ -303,6 +308,8 @@ class LMJudge:
 
     # -- slow path -------------------------------------------------------------------------
     def slow(self, items: Sequence[JudgeItem], progress: Callable | None = None) -> SlowVerdicts:
+        """Chain-of-thought verdicts of ``items`` (greedy, at most ``max_new_tokens``), parsed from the
+        text; an unparseable one is 0 or, with ``on_unparsed='force'``, read off the logits."""
         import torch
 
         if not items:

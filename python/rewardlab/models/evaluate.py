@@ -43,12 +43,15 @@ class Accuracy:
     ci95: tuple[float, float]
 
     def to_dict(self) -> dict:
+        """The accuracy as plain JSON values."""
         d = asdict(self)
         d["ci95"] = list(self.ci95)
         return d
 
 
 def pairwise_accuracy(chosen: np.ndarray, rejected: np.ndarray) -> Accuracy:
+    """Share of pairs whose chosen response scores above the rejected one (a tie counts one half),
+    with its Wilson 95% interval."""
     chosen, rejected = np.asarray(chosen, np.float64), np.asarray(rejected, np.float64)
     if chosen.shape != rejected.shape or chosen.ndim != 1:
         raise invalid("rejected", f"must be 1-D and match chosen's shape {chosen.shape}, got {rejected.shape}")

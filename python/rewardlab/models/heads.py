@@ -17,10 +17,12 @@ class HeadConfig:
     dropout: float = 0.1
 
     def to_dict(self) -> dict:
+        """The head's shape as plain JSON values (stored in the model file)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "HeadConfig":
+        """The config that :meth:`to_dict` wrote."""
         return cls(dim=int(d["dim"]), hidden=tuple(int(h) for h in d["hidden"]), dropout=float(d["dropout"]))
 
 
@@ -39,6 +41,7 @@ class MLPHead(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``[N]`` of embeddings ``x`` ``[N, D]``."""
         return self.net(x).squeeze(-1)
 
 
@@ -56,5 +59,6 @@ class Member:
 
     @torch.inference_mode()
     def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised scores ``[N]`` (the member's training offset and scale removed), no gradients."""
         self.head.eval()
         return (self.head(x) - self.offset) / self.scale

@@ -15,6 +15,8 @@ LOSSES = ("bt", "margin", "cls")
 
 
 def preference_loss(name: str, r_chosen: torch.Tensor, r_rejected: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """The mean pairwise loss ``name`` over a batch: ``bt`` (Bradley-Terry, -log sigmoid of the
+    margin), ``margin`` (hinge at ``margin``) or ``cls`` (chosen as 1, rejected as 0)."""
     if name == "bt":
         return -F.logsigmoid(r_chosen - r_rejected).mean()
     if name == "margin":

@@ -27,6 +27,7 @@ class Timer:
     stages: dict[str, float] = field(default_factory=dict)
 
     def add(self, name: str, started: float) -> None:
+        """Adds the seconds since ``started`` to stage ``name``."""
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
 

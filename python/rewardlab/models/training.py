@@ -30,6 +30,7 @@ class TrainConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        """Raises :class:`~rewardlab.errors.InvalidInputError` naming the first bad field."""
         if self.loss not in LOSSES:
             raise invalid("loss", f"expected one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name in ("epochs", "batch_size", "patience"):
@@ -44,6 +45,7 @@ class TrainConfig:
             raise invalid("weight_decay", f"must be >= 0, got {self.weight_decay}")
 
     def to_dict(self) -> dict:
+        """The config as plain JSON values (stored in the model file)."""
         return asdict(self)
 
 

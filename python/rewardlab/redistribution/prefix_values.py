@@ -33,6 +33,7 @@ class TokenCount:
     seconds: float = 0.0
 
     def add(self, other: "TokenCount") -> None:
+        """Adds ``other``'s counts and seconds to these."""
         self.forward_tokens += other.forward_tokens
         self.generated_tokens += other.generated_tokens
         self.seconds += other.seconds
@@ -52,12 +53,14 @@ class PrefixLM:
 
     @classmethod
     def load(cls, spec: str = "smollm2", **kw) -> "PrefixLM":
+        """The causal LM ``spec`` (``smollm2``, a model folder or a ``.gguf``; offline, no remote code)."""
         from rewardlab.lm import load_causal_lm
 
         tok, model = load_causal_lm(spec)
         return cls(tok, model, **kw)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``, without special tokens."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
 

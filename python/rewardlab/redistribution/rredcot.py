@@ -98,10 +98,12 @@ class Segments:
 
     @property
     def rows(self) -> int:
+        """Number of rows (responses)."""
         return max(int(self.offsets.shape[0]) - 1, 0)
 
     @property
     def total(self) -> int:
+        """Number of segments over all rows."""
         return int(self.ends.shape[0])
 
     def counts(self) -> np.ndarray:

@@ -26,7 +26,7 @@ both estimators can be read from one set of forward passes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -59,7 +59,8 @@ class StepCredit:
     offsets: np.ndarray
     outcome: np.ndarray
 
-    def rows(self):
+    def rows(self) -> Iterator[tuple[int, int]]:
+        """Per trace, the (start, end) of its segments in the flat credit arrays."""
         return zip(self.offsets[:-1], self.offsets[1:])
 
 
