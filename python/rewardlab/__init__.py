@@ -20,15 +20,15 @@ from rewardlab._core import __version__
 from rewardlab._utils.lazy import lazy_exports
 from rewardlab.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from rewardlab.credit import gae, grpo, rloo, rredcot
-    from rewardlab.data import PreferencePair, load_pairs
-    from rewardlab.diagnostics import reward_variance, teacher_report
-    from rewardlab.embed import get_embedder
-    from rewardlab.fastslow import FastSlowJudge, LMJudge
-    from rewardlab.models import RewardModel, TrainConfig, aggregate, train_ensemble
-    from rewardlab.redistribution import rredcot_token_rewards
-    from rewardlab.shaping import best_of_n, shape_rewards, soft_best_of_n
+if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
+    from rewardlab.credit import gae as gae, grpo as grpo, rloo as rloo, rredcot as rredcot
+    from rewardlab.data import PreferencePair as PreferencePair, load_pairs as load_pairs
+    from rewardlab.diagnostics import reward_variance as reward_variance, teacher_report as teacher_report
+    from rewardlab.embed import get_embedder as get_embedder
+    from rewardlab.fastslow import FastSlowJudge as FastSlowJudge, LMJudge as LMJudge
+    from rewardlab.models import RewardModel as RewardModel, TrainConfig as TrainConfig, aggregate as aggregate, train_ensemble as train_ensemble
+    from rewardlab.redistribution import rredcot_token_rewards as rredcot_token_rewards
+    from rewardlab.shaping import best_of_n as best_of_n, shape_rewards as shape_rewards, soft_best_of_n as soft_best_of_n
 
 _WHERE = {
     **dict.fromkeys(["gae", "grpo", "rloo", "rredcot"], "rewardlab.credit"),

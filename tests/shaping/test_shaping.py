@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rewardlab.shaping.best_of_n import best_of_n, soft_best_of_n, tilted_expectation
+from rewardlab.shaping.selection import best_of_n, soft_best_of_n, tilted_expectation
 from rewardlab.shaping import shape_rewards, stackelberg_thresholds
 
 

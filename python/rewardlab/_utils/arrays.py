@@ -19,7 +19,7 @@ from rewardlab.errors import invalid
 try:  # torch is optional for the numpy API
     import torch
 except ImportError:  # pragma: no cover - exercised only without torch
-    torch = None  # type: ignore[assignment]
+    torch = None
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 MASK_DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.int32, np.int64, np.float32, np.float64)}

@@ -57,26 +57,22 @@ def run(args: argparse.Namespace) -> int:
     if args.monte_carlo is not None and args.monte_carlo < 1:
         raise InvalidInputError(f"monte_carlo: rollouts per state must be at least 1, got {args.monte_carlo}")
     if kind == "solutions":
-        from rewardlab.studies.credit_maps import load_problems
+        from rewardlab.studies.credit_maps import credit_maps, load_problems, monte_carlo_comparison
 
-        loaded, report = load_problems(args.data, limit=args.limit)
-    else:
-        from rewardlab.studies.mistakes import load_traces
-
-        loaded, report = load_traces(args.data, limit=args.limit)
-    say(report.summary())
-    lm = PrefixLM.load(args.model, batch_size=args.batch_size)
-    if kind == "solutions":
-        from rewardlab.studies.credit_maps import credit_maps, monte_carlo_comparison
-
-        result = credit_maps(lm, loaded, progress=progress(args))
+        problems, report = load_problems(args.data, limit=args.limit)
+        say(report.summary())
+        lm = PrefixLM.load(args.model, batch_size=args.batch_size)
+        result = credit_maps(lm, problems, progress=progress(args))
         if args.monte_carlo is not None:
-            result["monte_carlo"] = monte_carlo_comparison(lm, loaded, rollouts=args.monte_carlo,
+            result["monte_carlo"] = monte_carlo_comparison(lm, problems, rollouts=args.monte_carlo,
                                                            max_new_tokens=args.max_new_tokens, progress=progress(args))
     else:
-        from rewardlab.studies.mistakes import localise
+        from rewardlab.studies.mistakes import load_traces, localise
 
-        result = localise(lm, loaded, progress=progress(args))
+        traces, report = load_traces(args.data, limit=args.limit)
+        say(report.summary())
+        lm = PrefixLM.load(args.model, batch_size=args.batch_size)
+        result = localise(lm, traces, progress=progress(args))
     result["lm"] = {"model": args.model, "forward_tokens": lm.count.forward_tokens,
                     "generated_tokens": lm.count.generated_tokens, "seconds": round(lm.count.seconds, 2)}
     if args.json:

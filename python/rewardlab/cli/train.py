@@ -6,8 +6,12 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rewardlab.cli._common import add_common, add_split, count_at_least, progress, say
+
+if TYPE_CHECKING:
+    from rewardlab.data import LoadReport
 
 # rewardlab.models.LOSSES, named here so that --help needs no torch (a test checks they agree)
 LOSS_NAMES = ("bt", "margin", "cls")
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     split = {"dev": args.dev, "test": args.test, "salt": args.split_salt}
     started = time.perf_counter()
     timer = Timer()
-    reports = []
+    reports: list[LoadReport] = []
 
     def pairs():  # read twice: once to size the feature arrays, once to fill them
         stream, reports[:] = iter_many(args.data, strict=args.strict)
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     model = fit_model(train, dev, args.embedder, config, args.members, sizes, meta, seen=seen)
     timer.add("train", t)
     model.save(args.out)
-    out = {
+    out: dict[str, Any] = {
         "out": str(args.out),
         "members": len(model.members),
         "embedders": model.embedders,

@@ -86,7 +86,7 @@ def release_buffers() -> None:
     _core.release_buffers()
 
 
-def _spec(whiten: Optional[WhitenSpec]) -> Optional[tuple]:
+def _spec(whiten: Optional[WhitenSpec]) -> Any:
     if whiten is None:
         return None
     if not isinstance(whiten, WhitenSpec):

@@ -36,7 +36,9 @@ def mask_np(t: torch.Tensor, arg: str, like: np.ndarray, like_name: str) -> np.n
     m = as_array(t, arg, lenient=True)
     if m.dtype == np.float16:
         m = m.astype(np.float32)
-    return mask_array(m, arg, like, like_name, lenient=True)
+    out = mask_array(m, arg, like, like_name, lenient=True)
+    assert out is not None  # a mask was given, so one comes back
+    return out
 
 
 def to_torch(out: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -43,7 +43,7 @@ def group_codes(index: Any, n: int) -> tuple[np.ndarray, int]:
 class GroupStats(NamedTuple):
     """Per-group statistics, groups in order of first appearance."""
 
-    count: np.ndarray  # uint32
+    count: np.ndarray  # type: ignore[assignment]  # uint32; the field shadows tuple.count on purpose
     mean: np.ndarray  # float64
     std: np.ndarray  # float64, Bessel-corrected, NaN for single-member groups
     codes: np.ndarray  # uint32 group code of every response

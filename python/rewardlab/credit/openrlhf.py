@@ -93,7 +93,7 @@ def compute_reward(
     kl_coef: float,
     kl: torch.Tensor,
     action_mask: Optional[torch.Tensor] = None,
-    reward_clip_range: Tuple[float, float] = None,
+    reward_clip_range: Optional[Tuple[float, float]] = None,
 ) -> torch.Tensor:
     """Scalar reward (clipped) on the last valid token plus ``-kl_coef * kl`` on every token."""
     if not isinstance(kl, torch.Tensor):

@@ -12,7 +12,7 @@ here +/-inf are treated like NaN (left out of the group statistics, advantage 0)
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -39,13 +39,14 @@ def grpo_advantages(
     torch operations costs its per-call overhead many times over.
     """
     rpf = values_np(rewards_per_func, "rewards_per_func")
-    if isinstance(reward_weights, torch.Tensor):
-        reward_weights = reward_weights.detach().cpu().double().numpy()
-    if isinstance(reward_weights, np.ndarray) and reward_weights.ndim != 1:
-        raise invalid("reward_weights", f"must be 1-D, one weight per reward function, got shape {list(reward_weights.shape)}")
+    weights: Any = reward_weights
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().double().numpy()
+    if isinstance(weights, np.ndarray) and weights.ndim != 1:
+        raise invalid("reward_weights", f"must be 1-D, one weight per reward function, got shape {list(weights.shape)}")
     try:
         # a list comprehension, not np.asarray: this runs on every step, on a few numbers
-        weights = [float(w) for w in reward_weights]
+        weights = [float(w) for w in weights]
     except (TypeError, ValueError) as e:
         raise invalid("reward_weights", f"must be a 1-D sequence of numbers, one per reward function ({e})") from None
     g = num_generations

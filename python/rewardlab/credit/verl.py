@@ -175,6 +175,7 @@ def compute_reinforce_plus_plus_outcome_advantage(
     r = padded_np(token_level_rewards, "token_level_rewards")
     m = mask_np(response_mask, "response_mask", r, "token_level_rewards")
     returns, adv = _core.discounted_returns(r, m, None, gamma=_float(gamma, "config.gamma"), masked_steps="carry", whiten=_whiten_spec(response_mask, remask=True))
+    assert adv is not None  # whitening was asked for
     dev, dtype = token_level_rewards.device, product_dtype(token_level_rewards, response_mask)
     return to_torch(adv, dev, dtype), to_torch(returns, dev, dtype)
 

@@ -133,7 +133,8 @@ def embed_texts(
         raise invalid("texts", f"item {bad} is a {type(texts[bad]).__name__}, not a str")
     if not use_cache:
         return _embed_all(embedder, texts, batch_size, progress)
-    cache = EmbeddingCache(cache_dir or default_cache_dir(), embedder.id, embedder.dim)
+    folder = default_cache_dir() if cache_dir is None or isinstance(cache_dir, bool) else cache_dir
+    cache = EmbeddingCache(folder, embedder.id, embedder.dim)
     todo = cache.missing(texts)
     if todo:
         bar = _bar(len(todo), f"embed {embedder.name}", progress)

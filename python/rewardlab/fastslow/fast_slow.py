@@ -132,7 +132,7 @@ class FastSlowJudge:
         slow_tokens = np.zeros(len(items))
         idx = np.flatnonzero(routed)
         if len(idx):
-            s = self.slow_judge.slow([items[i] for i in idx], progress)
+            s = self.slow_judge.slow([items[int(i)] for i in idx], progress)
             ok = s.verdict != 0
             verdict[idx[ok]] = s.verdict[ok]
             fallback[idx[~ok]] = True

@@ -123,7 +123,7 @@ class Sweep:
         for i in order:
             a, b = np.unravel_index(i, self.accuracy.shape)
             if self.accuracy[a, b] > best + 1e-12:
-                best = self.accuracy[a, b]
+                best = float(self.accuracy[a, b])
                 out.append((float(self.tokens[a, b]), float(best), float(self.tau1[a]), float(self.tau2[b])))
         return out
 

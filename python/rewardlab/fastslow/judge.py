@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -138,7 +138,8 @@ class _Cache:
     """Per-model JSON-lines store of judge outputs keyed by a hash of the exact prompt ids."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path, self.rows = path, {}
+        self.path = path
+        self.rows: dict[str, dict] = {}
         if path is not None and path.exists():
             for line in path.read_text().splitlines():
                 try:
@@ -154,6 +155,10 @@ class _Cache:
     def get(self, key: str) -> dict | None:
         return self.rows.get(key)
 
+    def stored(self, key: str) -> dict:
+        """The row for ``key``, which the caller has just computed and put."""
+        return self.rows[key]
+
     def put(self, rows: list[dict]) -> None:
         for r in rows:
             self.rows[r["key"]] = r
@@ -165,8 +170,8 @@ class _Cache:
 
 @dataclass
 class LMJudge:
-    tokenizer: object
-    model: object
+    tokenizer: Any
+    model: Any
     config: JudgeConfig = field(default_factory=JudgeConfig)
     cache_path: Path | None = None
 
@@ -261,7 +266,7 @@ class LMJudge:
         todo = [i for i, k in enumerate(keys) if self._cache.get(k) is None]
         started = time.perf_counter()
         self._forward_first_token(views, keys, todo, ids, progress)
-        rows = [self._cache.get(k) for k in keys]
+        rows = [self._cache.stored(k) for k in keys]
         n = len(items)
         view_logp = np.array([r["logp"] for r in rows], np.float64).reshape(n, 2, 2)
         entropy = np.array([r["entropy"] for r in rows]).reshape(n, 2)
@@ -341,7 +346,7 @@ class LMJudge:
                     bar.update(len(batch))
         if bar:
             bar.close()
-        rows = [self._cache.get(k) for k in keys]
+        rows = [self._cache.stored(k) for k in keys]
         texts = [r["text"] for r in rows]
         verdict = np.array([parse_verdict(t) for t in texts])
         prompt_tokens = np.array([len(p) for p in prompts])
@@ -349,7 +354,7 @@ class LMJudge:
         forced = np.zeros(len(items), bool)
         if c.on_unparsed == "force":
             suffix = self.tokenizer("\nVerdict:", add_special_tokens=False)["input_ids"]
-            need = [i for i in np.flatnonzero(verdict == 0)]
+            need = [int(i) for i in np.flatnonzero(verdict == 0)]
             forced_keys = {i: _Cache.key("forced", prompts[i] + rows[i]["ids"] + suffix) for i in need}
             missing = [i for i in need if self._cache.get(forced_keys[i]) is None]
             ids = [self.verdict_ids[" A"], self.verdict_ids[" B"]]
@@ -359,7 +364,7 @@ class LMJudge:
                 logp = logits[:, ids]  # the shared normaliser cancels in the difference
                 self._cache.put([{"key": forced_keys[i], "odds": float(logp[r, 0] - logp[r, 1])} for r, i in enumerate(batch)])
             for i in need:
-                odds = self._cache.get(forced_keys[i])["odds"]
+                odds = self._cache.stored(forced_keys[i])["odds"]
                 verdict[i], forced[i] = int(np.sign(odds)), True
                 # Counted as a continuation of the same sequence (what a KV cache serves):
                 # the suffix tokens are read and one verdict token is produced.

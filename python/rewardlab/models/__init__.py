@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from rewardlab._utils.lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from rewardlab.models.ensemble import METHODS, Aggregated, aggregate
-    from rewardlab.models.evaluate import Accuracy, ensemble_accuracy, pairwise_accuracy, wilson_interval
-    from rewardlab.models.heads import HeadConfig, Member, MLPHead
-    from rewardlab.models.losses import LOSSES, preference_loss
-    from rewardlab.models.reward_model import ModelFormatError, RewardModel
-    from rewardlab.models.training import PairFeatures, TrainConfig, train_ensemble, train_member
+if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
+    from rewardlab.models.ensemble import METHODS as METHODS, Aggregated as Aggregated, aggregate as aggregate
+    from rewardlab.models.evaluate import Accuracy as Accuracy, ensemble_accuracy as ensemble_accuracy, pairwise_accuracy as pairwise_accuracy, wilson_interval as wilson_interval
+    from rewardlab.models.heads import HeadConfig as HeadConfig, Member as Member, MLPHead as MLPHead
+    from rewardlab.models.losses import LOSSES as LOSSES, preference_loss as preference_loss
+    from rewardlab.models.reward_model import ModelFormatError as ModelFormatError, RewardModel as RewardModel
+    from rewardlab.models.training import PairFeatures as PairFeatures, TrainConfig as TrainConfig, train_ensemble as train_ensemble, train_member as train_member
 
 _WHERE = {
     **dict.fromkeys(["METHODS", "Aggregated", "aggregate"], "rewardlab.models.ensemble"),

@@ -5,7 +5,7 @@
   rewards and their spreading onto tokens (kernels: ``rust/core/src/redistribution/``).
 - :mod:`~rewardlab.redistribution.prefix_values`: the log-probabilities those values need, from a
   causal LM (no generation), and Monte Carlo rollouts to compare against.
-- :mod:`~rewardlab.redistribution.step_credit`: text traces (prompt, steps, answer) to credit.
+- :mod:`~rewardlab.redistribution.traces`: text traces (prompt, steps, answer) to credit.
 
 As an advantage estimator inside an RL trainer it is :func:`rewardlab.credit.rredcot`. The
 GSM8K credit maps and BIG-Bench Mistake localisation are :mod:`rewardlab.studies`.
@@ -23,7 +23,7 @@ from rewardlab.redistribution.rredcot import (
     spread_to_tokens,
     value_is,
 )
-from rewardlab.redistribution.step_credit import PROPOSALS, StepCredit, StepTrace, credit_from_logprobs, step_credit, trace_logprobs
+from rewardlab.redistribution.traces import PROPOSALS, StepCredit, StepTrace, credit_from_logprobs, step_credit, trace_logprobs
 
 __all__ = [
     "PROPOSALS",

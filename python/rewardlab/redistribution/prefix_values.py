@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -45,8 +45,8 @@ class PrefixLM:
     right end); the default fits BIG-Bench Mistake's longest word-sorting traces (~2,600 tokens)
     and stays within SmolLM2's 8,192-token context."""
 
-    tokenizer: object
-    model: object
+    tokenizer: Any
+    model: Any
     batch_size: int = 8
     max_length: int = 4096
     count: TokenCount = field(default_factory=TokenCount)

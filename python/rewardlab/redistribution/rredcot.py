@@ -275,7 +275,7 @@ def _out_layout(shape: Any, offsets: Any) -> tuple[Optional[tuple[int, int]], Op
             raise invalid("shape", f"must be a pair (B, T) of integers, got {shape!r}") from None
         if len(dims) != 2 or min(dims) < 0:
             raise invalid("shape", f"must be a pair (B, T) of non-negative integers, got {shape!r}")
-        return dims, None  # type: ignore[return-value]
+        return dims, None
     return None, offsets_array(offsets)
 
 

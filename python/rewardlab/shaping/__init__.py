@@ -7,7 +7,7 @@ in ``rust/core/src/shaping.rs``; the best-of-N study on real candidates is
 :mod:`rewardlab.studies.best_of_n`.
 """
 
-from rewardlab.shaping.best_of_n import best_of_n, soft_best_of_n, tilted_expectation
+from rewardlab.shaping.selection import best_of_n, soft_best_of_n, tilted_expectation
 from rewardlab.shaping.stackelberg import SHAPINGS, Thresholds, shape_rewards, stackelberg_thresholds
 
 __all__ = [

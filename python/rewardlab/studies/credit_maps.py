@@ -27,13 +27,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from rewardlab._utils.console import say
 from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
-from rewardlab.redistribution.step_credit import StepTrace
+from rewardlab.redistribution.traces import StepTrace
 
 MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 ANSWER = "A: "
@@ -111,17 +111,18 @@ def step_traces(p: Problem) -> list[StepTrace]:
 def credit_maps(lm, problems: Sequence[Problem], progress: bool = False, seed: int = 0) -> dict:
     """Per-solution credit and the summaries of the module doc, for the self-normalised estimator
     (the maps) and, from the same forward passes, the plain IS estimator."""
-    from rewardlab.redistribution.step_credit import credit_from_logprobs, trace_logprobs
+    from rewardlab.redistribution.traces import credit_from_logprobs, trace_logprobs
 
     traces = [t for p in problems for t in step_traces(p)]
     log_pis = trace_logprobs(lm, traces, progress)
-    sols, group = [], []
+    sols: list[Solution] = []
+    groups: list[int] = []
     for i, p in enumerate(problems):
         sols.extend(p.solutions)
-        group.extend([i] * len(p.solutions))
+        groups.extend([i] * len(p.solutions))
     correct = np.array([s.correct for s in sols])
-    group = np.array(group)
-    out = {"problems": len(problems), "solutions": len(sols), "correct": int(correct.sum()),
+    group = np.array(groups)
+    out: dict[str, Any] = {"problems": len(problems), "solutions": len(sols), "correct": int(correct.sum()),
            "mean_steps": float(np.mean([len(t.steps) for t in traces]))}
     for name, snis in (("self_normalised", True), ("importance_sampling", False)):
         sc = credit_from_logprobs(traces, log_pis, self_normalised=snis)
@@ -175,7 +176,7 @@ def monte_carlo_comparison(lm, problems: Sequence[Problem], rollouts: int = 8, m
     which answers the group sampled."""
     from rewardlab.redistribution.prefix_values import TokenCount, monte_carlo_values
     from rewardlab.redistribution import redistribute
-    from rewardlab.redistribution.step_credit import credit_from_logprobs, trace_logprobs
+    from rewardlab.redistribution.traces import credit_from_logprobs, trace_logprobs
 
     traces = [t for p in problems for t in step_traces(p)]
     targets = [normalise_answer(p.target) for p in problems for _ in p.solutions]
@@ -194,16 +195,16 @@ def monte_carlo_comparison(lm, problems: Sequence[Problem], rollouts: int = 8, m
     start = TokenCount(lm.count.forward_tokens, lm.count.generated_tokens, lm.count.seconds)
     halves = []
     for h in range(2):
-        vals = []
-        it = traces
+        vals: list[np.ndarray] = []
+        it: Iterable[StepTrace] = traces
         if progress:
             from tqdm import tqdm
 
             it = tqdm(traces, desc=f"Monte Carlo half {h + 1}", unit="trace")
         for t, target in zip(it, targets):
             states = ["".join(t.pieces()[: k + 1]) for k in range(len(t.steps))]
-            vals.append(monte_carlo_values(lm, states, lambda text, y=target: float(answer_of(text) == y),
-                                           rollouts=rollouts, max_new_tokens=max_new_tokens, seed=seed + 7919 * h + len(vals)))
+            vals.append(monte_carlo_values(lm, states, _is_answer(target), rollouts=rollouts,
+                                           max_new_tokens=max_new_tokens, seed=seed + 7919 * h + len(vals)))
         halves.append(np.concatenate(vals))
     mc_cost = _since(lm.count, start)
     mc = (halves[0] + halves[1]) / 2
@@ -232,6 +233,11 @@ def monte_carlo_comparison(lm, problems: Sequence[Problem], rollouts: int = 8, m
                                   "monte_carlo": _within_group_ranking(mc[last], correct, group, seed)},
         "values": {"rredcot": rred_v.tolist(), "monte_carlo": mc.tolist(), "offsets": sc.offsets.tolist()},
     }
+
+
+def _is_answer(target: str | None) -> Callable[[str], float]:
+    """The utility of a rollout: 1 when its final answer is ``target``."""
+    return lambda text: float(answer_of(text) == target)
 
 
 def _drop(t: StepTrace, j: int) -> StepTrace:
@@ -268,7 +274,7 @@ def _within_group_ranking(score: np.ndarray, correct: np.ndarray, group: np.ndar
 def _profile(credits: list[np.ndarray]) -> dict:
     """Mean and median credit at each position of ``POSITIONS``: the first reasoning step (when
     there are two or more), the middle ones, the last one, and the answer step."""
-    by = {name: [] for name in POSITIONS}
+    by: dict[str, list[float]] = {name: [] for name in POSITIONS}
     for c in credits:
         k = len(c) - 1  # reasoning steps
         for j in range(k):

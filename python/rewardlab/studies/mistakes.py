@@ -39,7 +39,7 @@ import numpy as np
 from rewardlab._utils.console import say
 from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.models.evaluate import wilson_interval
-from rewardlab.redistribution.step_credit import StepTrace, credit_from_logprobs, trace_logprobs
+from rewardlab.redistribution.traces import StepTrace, credit_from_logprobs, trace_logprobs
 
 
 @dataclass

@@ -76,8 +76,8 @@ def run_demo(
 
     main = results[embedder]
     chosen, rejected = main.pop("scores")
-    for r in results.values():
-        r.pop("scores", None)
+    for result in results.values():
+        result.pop("scores", None)
     # Does the ensemble know when it is wrong? Accuracy by quartile of |margin| and of disagreement.
     mean_c, mean_r = aggregate(chosen, "mean"), aggregate(rejected, "mean")
     margin = mean_c.value - mean_r.value
