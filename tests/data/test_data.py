@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from rewardlab import datasets
 from rewardlab.data import DataError, PreferencePair, dialogue_text, load_many, load_pairs, split_by_prompt
@@ -256,3 +258,20 @@ def test_parquet_files_read_like_jsonl(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataError, match="parquet"):
         load_pairs(tmp_path / "bad.parquet")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["user", "assistant"]),
+                          st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).map(str.strip).filter(bool)),
+                min_size=1, max_size=6),
+       st.booleans())
+def test_dialogue_turns_inverts_the_flattening_of_messages(messages, system):
+    from rewardlab.data import dialogue_turns
+    from rewardlab.data.formats import flatten_messages
+
+    # the flattening's own tags inside a message cannot be told apart from a turn: not generated
+    assume(all("\n\nHuman:" not in c and "\n\nAssistant:" not in c for _, c in messages))
+    assume(not messages[0][1].startswith("[system]"))  # a user turn written like the system mark reads as one
+    if system:
+        messages = [("system", "be brief")] + messages
+    turns = dialogue_turns(flatten_messages(messages))
+    assert [(t["role"], t["content"]) for t in turns] == messages

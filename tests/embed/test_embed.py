@@ -170,3 +170,33 @@ def test_a_huge_text_reaches_the_embedder_cut_to_its_end(tmp_path):
     huge = "x" * (3 * MAX_TEXT_CHARS) + " the reply at the end"
     embed_texts(e, [huge, "short"], cache_dir=tmp_path, progress=False)
     assert sorted(e.lengths) == [5, MAX_TEXT_CHARS] and "the reply at the end" in e.tails[0] + e.tails[1]
+
+
+def test_chat_embedder_equals_transformers_on_the_rendered_template():
+    """``lm-chat:`` reads the dialogue as the model's own chat template renders its messages;
+    the reference is transformers called directly on ``apply_chat_template``."""
+    pytest.importorskip("gguf")
+    import torch
+
+    e = get_embedder("lm-chat:smollm2")
+    assert e.id != get_embedder("lm:smollm2").id  # the two never share cache rows
+    text = "\n\nHuman: [system] be brief\n\nHuman: is the sky blue?\n\nAssistant: yes\n\nHuman: why?\n\nAssistant: Rayleigh scattering"
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "is the sky blue?"},
+                {"role": "assistant", "content": "yes"}, {"role": "user", "content": "why?"},
+                {"role": "assistant", "content": "Rayleigh scattering"}]
+    rendered = e.tokenizer.apply_chat_template(messages, tokenize=False).rstrip()
+    ids = e.tokenizer(rendered, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        expected = e.model(**ids, output_hidden_states=True).hidden_states[-1][0, -1].float().numpy()
+    got = e.embed([text, "\n\nHuman: hi\n\nAssistant: hello there"])[0]  # batched with a shorter one
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+    assert rendered.endswith("<|im_end|>")
+
+
+def test_chat_embedder_specs_are_checked_like_lm_ones():
+    from rewardlab.embed import check_spec
+
+    check_spec("lm-chat:smollm2")
+    for bad in ("lm-chat:", "chat:smollm2", "lm-chat"):
+        with pytest.raises(ValueError, match="embedder"):
+            check_spec(bad)

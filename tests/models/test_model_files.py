@@ -59,7 +59,7 @@ def test_a_model_folder_with_custom_code_never_runs_it_even_when_stdin_says_yes(
     assert "Do you wish to run" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("spec", ["lm:../elsewhere", "lm:/etc", "lm:sub/../../x", "lm:.", "lm:"])
+@pytest.mark.parametrize("spec", ["lm:../elsewhere", "lm:/etc", "lm:sub/../../x", "lm:.", "lm:", "lm-chat:/etc", "lm-chat:../elsewhere", "lm-chat:"])
 def test_embedder_paths_outside_the_model_folder_are_refused(tmp_path, spec):
     (tmp_path / "elsewhere").mkdir()
     model_dir = tmp_path / "m"

@@ -20,7 +20,7 @@ from rewardlab.data.formats import (
     load_pairs,
     read_lines,
 )
-from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, pair_fingerprint
+from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, dialogue_turns, pair_fingerprint
 from rewardlab.data.splits import Split, check_fractions, split_by_prompt, split_of
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PreferencePair",
     "Split",
     "dialogue_text",
+    "dialogue_turns",
     "pair_fingerprint",
     "load_many",
     "iter_many",

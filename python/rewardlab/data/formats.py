@@ -9,7 +9,9 @@
   lists of ``{"role", "content"}`` messages, or ``chosen``/``rejected`` alone (TRL's implicit
   prompt: the messages the two share). Messages are flattened to the HH dialogue text every
   embedder here reads (``user`` -> ``Human:``, ``assistant`` -> ``Assistant:``, a ``system``
-  message -> a first ``Human:`` turn marked ``[system]``); no embedder here has a chat template.
+  message -> a first ``Human:`` turn marked ``[system]``). An embedder with a chat template (``lm:``)
+  turns that text back into messages (:func:`~rewardlab.data.pairs.dialogue_turns`) and renders them
+  with its template; the sentence embedders (``minilm``, ``e5``) have none and read the text.
 
 Files may be gzip-compressed (``.gz``) JSON lines, or parquet (``.parquet``, read in batches with
 pyarrow; the same columns). ``format="auto"`` picks the format from the first row
@@ -25,7 +27,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rewardlab.data.pairs import ASSISTANT_TAG, HUMAN_TAG, PreferencePair
+from rewardlab.data.pairs import ASSISTANT_TAG, HUMAN_TAG, SYSTEM_MARK, PreferencePair
 from rewardlab.errors import InvalidInputError
 
 FORMATS = ("auto", "pairwise", "hh", "oasst", "conversational")
@@ -250,7 +252,7 @@ def _messages(value: Any, key: str) -> list[tuple[str, str]]:
 
 def flatten_messages(messages: Sequence[tuple[str, str]]) -> str:
     """HH-style dialogue text of ``(role, content)`` messages."""
-    return "".join(f"{_ROLES[r]} {'[system] ' if r == 'system' else ''}{c}" for r, c in messages)
+    return "".join(f"{_ROLES[r]} {SYSTEM_MARK if r == 'system' else ''}{c}" for r, c in messages)
 
 
 def _conversational(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 ASSISTANT_TAG = "\n\nAssistant:"
@@ -65,3 +66,25 @@ def dialogue_text(prompt: str, response: str, context: str = "last_turn") -> str
         if cut > 0:
             head = head[cut:]
     return f"{head} {response.strip()}"
+
+
+SYSTEM_MARK = "[system] "  # how the flattening marks a system message (data.formats.flatten_messages)
+_TURN = re.compile(r"\n\n(Human|Assistant):")
+
+
+def dialogue_turns(text: str) -> list[dict[str, str]]:
+    """The messages of an HH-style dialogue text: the inverse of the flattening every loader
+    applies. ``Human:`` turns become ``user`` messages, ``Assistant:`` ones ``assistant``, a first
+    turn marked ``[system]`` a ``system`` message; text before the first tag is a ``user`` turn.
+    What an embedder with a chat template renders (``lm:`` embedders)."""
+    parts = _TURN.split(text)
+    messages = []
+    if parts[0].strip():
+        messages.append({"role": "user", "content": parts[0].strip()})
+    for tag, content in zip(parts[1::2], parts[2::2]):
+        role, body = ("user" if tag == "Human" else "assistant"), content.strip()
+        if role == "user" and not messages and body.startswith(SYSTEM_MARK):
+            role, body = "system", body[len(SYSTEM_MARK):]
+        messages.append({"role": role, "content": body})
+    return messages
+

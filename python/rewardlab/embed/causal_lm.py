@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rewardlab.data.pairs import dialogue_turns
+from rewardlab.errors import invalid
 from rewardlab.lm import load_causal_lm, resolve_spec
 
 
@@ -15,25 +17,43 @@ class CausalLMEmbedder:
     Left padding is what makes position -1 the last real token of every row in a batch; with
     right padding it would be a pad token for all but the longest text (a known pitfall of the
     reference code). Truncation is on the left too, keeping the reply.
+
+    With ``chat_template=True`` (spec ``lm-chat:PATH``) an instruct model sees each dialogue as it
+    saw conversations in training: the text is split back into messages and rendered with the
+    tokenizer's chat template (the last token is then the reply's end-of-turn marker); a tokenizer
+    without one is refused. ``lm:PATH`` reads the HH dialogue text as it is (the models trained
+    before chat rendering existed keep their inputs).
     """
 
-    def __init__(self, spec: str, max_tokens: int = 512) -> None:
+    def __init__(self, spec: str, max_tokens: int = 512, chat_template: bool = False) -> None:
         import torch
 
         self._torch = torch
-        self.name = f"lm:{spec}"
+        self.name = f"lm-chat:{spec}" if chat_template else f"lm:{spec}"
         path = resolve_spec(spec)
         self.tokenizer, self.model = load_causal_lm(spec)
         self.tokenizer.padding_side = "left"
         self.tokenizer.truncation_side = "left"
         self.max_tokens = max_tokens
         self.dim = int(self.model.config.hidden_size)
-        self.id = f"causal-lm/{path.name}|last-token|last-layer|left-pad|max{max_tokens}|v1"
+        if chat_template and not getattr(self.tokenizer, "chat_template", None):
+            raise invalid("embedder", f"lm-chat:{spec}: the tokenizer has no chat template; use lm:{spec}")
+        self.chat = chat_template
+        # a rendered dialogue is a different text: its vectors must not share cache rows with the plain ones
+        self.id = f"causal-lm/{path.name}|last-token|last-layer|left-pad|max{max_tokens}|" + ("chat|v2" if self.chat else "v1")
+
+    def render(self, texts: Sequence[str]) -> list[str]:
+        """What the model reads: the chat-template rendering of each dialogue, or the text itself."""
+        if not self.chat:
+            return list(texts)
+        return [self.tokenizer.apply_chat_template(dialogue_turns(t), tokenize=False).rstrip() for t in texts]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Last-token, last-layer hidden states ``[len(texts), dim]``, float32."""
         torch = self._torch
         batch = self.tokenizer(
-            list(texts), return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens
+            self.render(texts), return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens,
+            add_special_tokens=not self.chat,  # a rendered template already holds its special tokens
         )
         with torch.inference_mode():
             out = self.model(**batch, output_hidden_states=True)
