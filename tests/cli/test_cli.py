@@ -2,6 +2,7 @@
 
 import gzip
 import importlib.util
+import argparse
 import json
 
 import numpy as np
@@ -227,6 +228,23 @@ def test_score_to_stdout_is_pure_jsonl(trained, hh_slice, capsys):
     assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert all(json.loads(line)["line"] >= 1 for line in out)
+
+
+def test_score_json_summarises_a_file_and_refuses_stdout(trained, hh_slice, tmp_path, capsys):
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--out", str(out), "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_pairs"] == len(out.read_text().splitlines()) > 300 and summary["out"] == str(out)
+    assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--json", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "json" in captured.err
+
+
+def test_every_subcommand_has_json():
+    from rewardlab.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert all("--json" in p._option_string_actions for p in sub.choices.values())
 
 
 def test_a_diverging_learning_rate_is_an_error_not_a_nan_model(hh_slice, tmp_path, capsys):

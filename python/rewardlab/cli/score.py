@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rewardlab.cli._common import AGGREGATES, add_common, progress, say
+from rewardlab.errors import InvalidInputError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="-", metavar="FILE", help="jsonl output (default stdout)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean")
     p.add_argument("--strict", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="with --out FILE: print one JSON summary object on stdout (rows, skipped rows, rule, file)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from rewardlab._utils.outputs import atomic_text, check_output_file
     from rewardlab.models.pipeline import score_stream
 
+    if args.json and args.out == "-":
+        raise InvalidInputError("json: the scored rows already go to stdout as JSON lines; give --out FILE with --json")
     check_output_file("out", args.out)
     model = RewardModel.load(args.model)
     report = LoadReport(path=str(args.data), format="auto")
@@ -51,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 out.write(json.dumps(row) + "\n")
             n += len(pairs)
     say(report.summary())
-    if args.out != "-":
+    if args.json:
+        print(json.dumps({"out": str(args.out), "n_pairs": n, "aggregate": args.aggregate,
+                          "skipped_rows": report.n_skipped, "members": len(model.members)}))
+    elif args.out != "-":
         say(f"wrote {n} scored pairs ({args.aggregate}) to {args.out}")
     return 0
