@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 
-.PHONY: build wheel demo test bench bench-rust clean
+.PHONY: build wheel wheel-portable demo test bench bench-rust clean
 
 .venv/.ready: requirements/dev.txt requirements/reference.txt
 	python3 -m venv .venv
@@ -20,6 +20,14 @@ build: .venv/.ready
 # The wheel users install: one abi3 wheel for every CPython >= 3.10, manylinux (auditwheel-checked).
 wheel: .venv/.ready
 	.venv/bin/maturin build --release -q --interpreter .venv/bin/python --out target/wheels
+
+# The same wheel for glibc >= 2.17 (manylinux2014: CentOS 7 and every later distribution), linked with
+# zig instead of this machine's glibc 2.34+ toolchain. For releases; CI builds `wheel`, which shares
+# its compiled artifacts with `make test` (this one compiles everything again, ~6 min).
+wheel-portable: .venv/.ready
+	$(PIP) install -q ziglang==0.17.1
+	PATH="$(CURDIR)/.venv/bin:$$PATH" CARGO_TARGET_DIR=target/portable .venv/bin/maturin build --release -q --zig \
+		--compatibility manylinux2014 --interpreter .venv/bin/python --out target/wheels
 
 # Main job: train and evaluate an embedding-ensemble reward model on the bundled data; writes a report.
 demo: build
