@@ -119,9 +119,10 @@ def judge_experiment(
         for r in rates:
             g = Gate.calibrate(f.c1[dev], _rows(f.c2, dev), slow_rate=float(r))
             rt = g.route(f.c1[test], _rows(f.c2, test))
+            hit = np.where(rt, slow_correct[test], correct[fast_key][test])
             curve.append({"target_slow_rate": float(r), "slow_rate": float(rt.mean()),
                           "tokens_per_item": float((f.tokens[test] + np.where(rt, slow_cost[test], 0.0)).mean()),
-                          "accuracy": float(np.where(rt, slow_correct[test], correct[fast_key][test]).mean())})
+                          "accuracy": float(hit.mean()), "ci95": list(wilson_interval(float(hit.sum()), len(hit)))})
         curves[name] = curve
     return {
         "n_pairs": len(pairs), "n_dev": int(dev.sum()), "n_test": int(test.sum()),

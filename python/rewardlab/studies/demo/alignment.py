@@ -95,21 +95,22 @@ def add_alignment_sections(rep, a: dict) -> None:
             rows.append([name, r["n"], r["beta"], r["win"], r["tie"], r["loss"], r["win_tie_rate"],
                          f"{r['gold_raw']:.4f} → {r['gold_shaped']:.4f}",
                          f"{r['gold_diff']:+.4f} [{r['gold_diff_ci95'][0]:+.4f}, {r['gold_diff_ci95'][1]:+.4f}]"])
-    rep.table(["r_U", "N", "β", "win", "tie", "loss", "win-tie", "gold raw → shaped", "diff [95% CI]"], rows)
+    rep.table(["r_U", "N", "β", "win", "tie", "loss", "win-tie", "gold raw → shaped", "diff [95% bootstrap CI over prompts]"], rows)
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
-        cells = [r for r in a["bon"][name]["rows"] if r["n"] == 11]
-        beta = [r["beta"] for r in cells]
-        ax.plot(beta, [r["gold_raw"] for r in cells], "o-", label="raw")
-        ax.plot(beta, [r["gold_shaped"] for r in cells], "s-", label="shaped")
-        ax.axhline(cells[0]["gold_hard_bon"], color="k", ls="--", lw=0.8, label="hard best-of-N")
-        ax.axhline(cells[0]["gold_random"], color="grey", ls=":", lw=0.8, label="random pick")
+        n_max = max(r["n"] for r in a["bon"][name]["rows"])
+        cells = [r for r in a["bon"][name]["rows"] if r["n"] == n_max]
+        beta = np.array([r["beta"] for r in cells])
+        diff = np.array([r["gold_diff"] for r in cells])
+        lo, hi = np.array([r["gold_diff_ci95"] for r in cells]).T
+        ax.errorbar(beta, diff, yerr=[diff - lo, hi - diff], fmt="o-", capsize=4)
+        ax.axhline(0, color="k", ls=":", lw=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("β")
-        ax.set_title(f"r_U = {name}, N = 11", fontsize=9)
-    axes[0][0].set_ylabel("expected gold of the pick")
-    axes[0][0].legend(fontsize=7)
-    rep.figure(fig, "Gold preference of the soft best-of-N pick against β, raw and shaped reward.")
+        ax.set_title(f"r_U = {name}, N = {n_max}", fontsize=9)
+    axes[0][0].set_ylabel("gold of the pick: shaped − raw")
+    rep.figure(fig, "What Stackelberg shaping changes in the gold preference of the soft best-of-N pick, against β, "
+                    "with 95% bootstrap intervals over prompts; above the dotted line shaping helps.")
 
     rep.heading("Teacher diagnostics: accuracy is not enough")
     t = a["teacher"]
@@ -122,17 +123,30 @@ def add_alignment_sections(rep, a: dict) -> None:
     rep.table(["reward model", "accuracy", "95% CI", "rank", "variance", "95% CI", "rank"],
               [[r["name"], r["accuracy"], "[%.3f, %.3f]" % tuple(r["accuracy_ci95"]), r["accuracy_rank"], r["variance"],
                 "[%.3f, %.3f]" % tuple(r["variance_ci95"]), r["variance_rank"]] for r in t["rows"]])
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    # colour = embedder, marker = aggregation rule: a legend names them, so no label can overlap
+    embedders = list(dict.fromkeys(r["name"].split(":")[0] for r in t["rows"]))
+    colours = dict(zip(embedders, ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"] * 4))
+    markers = {"mean": "o", "min": "v", "median": "s", "uwo": "D"}
     for r in t["rows"]:
-        member = ":member" in r["name"]
-        ax.errorbar(r["variance"], r["accuracy"], xerr=[[r["variance"] - r["variance_ci95"][0]], [r["variance_ci95"][1] - r["variance"]]],
-                    fmt="o" if not member else ".", color="#999" if member else "#1f77b4", capsize=2)
-        if not member:
-            ax.annotate(r["name"], (r["variance"], r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        embedder, _, rule = r["name"].partition(":")
+        member = rule.startswith("member")
+        ax.errorbar(r["variance"], r["accuracy"],
+                    xerr=[[r["variance"] - r["variance_ci95"][0]], [r["variance_ci95"][1] - r["variance"]]],
+                    yerr=[[r["accuracy"] - r["accuracy_ci95"][0]], [r["accuracy_ci95"][1] - r["accuracy"]]],
+                    fmt="." if member else markers.get(rule, "o"), ms=4 if member else 7, capsize=2,
+                    color="#c8c8c8" if member else colours[embedder], zorder=1 if member else 2, alpha=0.8)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colours[e], marker="o", ls="", label=e) for e in embedders]
+    handles += [Line2D([], [], color="k", marker=m, ls="", label=rule) for rule, m in markers.items()]
+    handles.append(Line2D([], [], color="#c8c8c8", marker=".", ls="", label="members"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.set_xlabel("normalised reward variance under the policy")
     ax.set_ylabel("on-policy pairwise accuracy")
-    rep.figure(fig, "Reward models by accuracy and by variance (grey: ensemble members).")
+    rep.figure(fig, "Reward models by accuracy and by variance, each with its 95% interval (Wilson for accuracy over "
+                    "gold pairs, normal over prompts for variance); colour: embedder, marker: aggregation rule, grey: members.")
 
     rep.heading("Why variance matters: the optimisation experiment")
     e = a["teaching"]

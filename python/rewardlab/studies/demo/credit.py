@@ -62,7 +62,11 @@ def add_credit_section(rep, result: dict) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     x = np.arange(len(POSITIONS))
     for off, which, color in ((-0.2, "correct", "#2ca02c"), (0.2, "wrong", "#d62728")):
-        axes[0].bar(x + off, [sn["profile"][which]["mean"][p] for p in POSITIONS], width=0.4, color=color, label=which)
+        prof = sn["profile"][which]
+        mean = np.array([prof["mean"][p] for p in POSITIONS])
+        ci = prof.get("mean_ci95")
+        err = None if ci is None else np.abs(np.array([[ci[p][0] for p in POSITIONS], [ci[p][1] for p in POSITIONS]]) - mean)
+        axes[0].bar(x + off, mean, width=0.4, color=color, label=which, yerr=err, capsize=3, ecolor="k")
     axes[0].set_xticks(x, ["first step", "middle steps", "last step", "answer line"])
     axes[0].axhline(0, color="k", lw=0.8)
     axes[0].set_ylabel("mean segment credit")
@@ -80,5 +84,5 @@ def add_credit_section(rep, result: dict) -> None:
     axes[1].set_title("the four solutions of one problem")
     axes[1].legend(fontsize=7)
     rep.figure(fig, "Left: mean redistributed credit of the first, middle and last reasoning steps and of the answer line, "
-                    "for correct and wrong solutions. Right: the credit map of each solution of the first problem. "
+                    "for correct and wrong solutions, with 95% normal intervals of the mean. Right: the credit map of each solution of the first problem. "
                     "Positive credit = the step raised the policy's belief in the group's correct answers.")

@@ -54,16 +54,21 @@ def add_judge_section(rep, result: dict) -> None:
                for r in result["table"]])
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, curve in result["curves"].items():
-        ax.plot([c["tokens_per_item"] for c in curve], [c["accuracy"] for c in curve], "o-", ms=3, label=name)
+        tokens = [c["tokens_per_item"] for c in curve]
+        line, = ax.plot(tokens, [c["accuracy"] for c in curve], "o-", ms=3, label=name)
+        if all("ci95" in c for c in curve):  # reports written before the intervals were kept have none
+            ax.fill_between(tokens, [c["ci95"][0] for c in curve], [c["ci95"][1] for c in curve], color=line.get_color(), alpha=0.12)
     for r in result["table"]:
         if r["judge"].startswith(("fast only", "slow only")):
-            ax.plot(r["tokens_per_item"], r["accuracy"], "s", ms=7, label=r["judge"])
+            ax.errorbar(r["tokens_per_item"], r["accuracy"], yerr=[[r["accuracy"] - r["ci95"][0]], [r["ci95"][1] - r["accuracy"]]],
+                        fmt="s", ms=7, capsize=3, label=r["judge"])
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.set_xlabel("tokens per item")
     ax.set_ylabel("held-out accuracy")
     ax.legend(fontsize=7)
     rep.figure(fig, "Accuracy against tokens per item as the gate's slow rate goes from 0 to 1 (thresholds calibrated "
-                    "on the dev half, applied to the test half), beside fast-only and slow-only judges. Upper left is better.")
+                    "on the dev half, applied to the test half), beside fast-only and slow-only judges; bands and bars are "
+                    "95% Wilson intervals over the test pairs. Upper left is better.")
     from rewardlab.studies.fastslow import best_sentence
 
     rep.paragraph(best_sentence(result["best"]))

@@ -41,7 +41,7 @@ def run_demo(
     an installation rather than a result."""
     from rewardlab.data import load_many, split_by_prompt
     from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.evaluate import ensemble_accuracy, pairwise_accuracy
+    from rewardlab.models.evaluate import ensemble_accuracy, pairwise_accuracy, wilson_interval
     from rewardlab.models import TrainConfig
     from rewardlab.models.pipeline import Timer, score_pairs, train_model
 
@@ -83,11 +83,13 @@ def run_demo(
     margin = mean_c.value - mean_r.value
     disagreement = np.sqrt(mean_c.std**2 + mean_r.std**2)
     correct = (margin > 0).astype(float) + 0.5 * (margin == 0)
-    buckets = {}
+    buckets, bucket_ci = {}, {}
     for label, key in (("|margin|", np.abs(margin)), ("disagreement", disagreement)):
         edges = np.quantile(key, [0.25, 0.5, 0.75])
         q = np.searchsorted(edges, key, side="right")
         buckets[label] = [float(correct[q == i].mean()) if (q == i).any() else float("nan") for i in range(4)]
+        bucket_ci[label] = [list(wilson_interval(float(correct[q == i].sum()), int((q == i).sum()))) if (q == i).any()
+                            else [float("nan")] * 2 for i in range(4)]
     per_source = {}
     for tag, f in (("hh-rlhf", files[0]), ("oasst", files[1])):
         sel = np.array([p.source == str(f) for p in split.test])
@@ -125,6 +127,7 @@ def run_demo(
         "results": results,
         "per_source_mean_rule": per_source,
         "accuracy_by_quartile": buckets,
+        "accuracy_by_quartile_ci95": bucket_ci,
         "seconds": {k: {s: round(v, 2) for s, v in t.items()} for k, t in timers.items()} | {"total": round(total, 2)},
         "provenance": provenance(files, {"train_seed": config.seed, "split_salt": "", "members": "seed + i",
                                           "bootstrap": config.bootstrap, "quick": quick}),
@@ -202,37 +205,44 @@ def _report(s: dict, margin, disagreement, correct):
             rows.append([name, f"member {i}", m["accuracy"], f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"])
     rep.table(["embedder", "rule", "accuracy", "95% CI"], rows)
 
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     x = 0
     ticks, labels = [], []
     for name, r in s["results"].items():
         entries = [(f"m{i}", m) for i, m in enumerate(r["members"])] + list(r["aggregations"].items())
+        first = x
         for label, a in entries:
             lo, hi = a["ci95"]
             is_member = label[1:].isdigit()
             color = "#999" if is_member else "#1f77b4" if name == s["embedder"] else "#ff7f0e"
             ax.errorbar(x, a["accuracy"], yerr=[[a["accuracy"] - lo], [hi - a["accuracy"]]], fmt="o", color=color, capsize=3)
             ticks.append(x)
-            labels.append(f"{name}\n{label}")
+            labels.append(label)
             x += 1
+        # the embedder's name once, centred under its group, below the rotated tick labels
+        ax.annotate(name, ((first + x - 1) / 2, 0), xycoords=("data", "axes fraction"), xytext=(0, -52),
+                    textcoords="offset points", ha="center", fontsize=9, weight="bold")
         x += 1
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.set_xticks(ticks, labels, fontsize=8, rotation=45, ha="right")
     ax.set_ylabel("pairwise accuracy")
     rep.figure(fig, "Accuracy of each member (grey) and each aggregation rule, with 95% intervals; dotted line = chance.")
 
     rep.heading("Does the ensemble know when it is wrong?")
-    b = s["accuracy_by_quartile"]
-    rep.table(["quartile (low→high)", "Q1", "Q2", "Q3", "Q4"], [[k] + v for k, v in b.items()])
+    b, ci = s["accuracy_by_quartile"], s["accuracy_by_quartile_ci95"]
+    rep.table(["quartile (low→high)", "Q1", "Q2", "Q3", "Q4"],
+              [[k] + [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, (lo, hi) in zip(v, ci[k])] for k, v in b.items()])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    axes[0].bar(range(1, 5), b["|margin|"], color="#1f77b4")
-    axes[0].set_title("accuracy by |mean margin| quartile")
-    axes[1].bar(range(1, 5), b["disagreement"], color="#2ca02c")
-    axes[1].set_title("accuracy by ensemble-disagreement quartile")
-    for a in axes:
-        a.axhline(0.5, color="k", lw=0.8, ls=":")
-        a.set_ylim(0, 1)
-    rep.figure(fig, "Held-out accuracy per quartile of the ensemble's |margin| and of its disagreement. Where a signal is a usable confidence, accuracy rises (margin) or falls (disagreement) from left to right; the fast/slow gate builds on these.")
+    for ax, key, color, title in ((axes[0], "|margin|", "#1f77b4", "accuracy by |mean margin| quartile"),
+                                  (axes[1], "disagreement", "#2ca02c", "accuracy by ensemble-disagreement quartile")):
+        acc = np.array(b[key])
+        lo, hi = np.array(ci[key]).T
+        ax.bar(range(1, 5), acc, color=color, yerr=[acc - lo, hi - acc], capsize=4, ecolor="k")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(1, 5), ["Q1", "Q2", "Q3", "Q4"])
+        ax.axhline(0.5, color="k", lw=0.8, ls=":")
+        ax.set_ylim(0, 1)
+    rep.figure(fig, "Held-out accuracy per quartile of the ensemble's |margin| and of its disagreement, with 95% Wilson intervals. Where a signal is a usable confidence, accuracy rises (margin) or falls (disagreement) from left to right; the fast/slow gate builds on these.")
 
     if "alignment" in s:
         from rewardlab.studies.demo.alignment import add_alignment_sections
