@@ -5,6 +5,7 @@ torch (about 1.5 s to import)."""
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Callable
 
 
@@ -27,6 +28,5 @@ def lazy_exports(package: str, where: dict[str, str]) -> tuple[Callable[[str], A
 
 
 def globals_of(package: str) -> dict[str, Any]:
-    import sys
-
+    """The namespace of the (already imported) module ``package``."""
     return vars(sys.modules[package])
