@@ -8,9 +8,10 @@ import argparse
 from typing import Any, Callable
 
 from rewardlab._utils.console import say as _log
+from rewardlab.models.evaluate import CLI_RULES
 
-# the rules a CLI user can pick (rewardlab.models.evaluate.CLI_RULES)
-AGGREGATES = ("mean", "min", "median", "uwo")
+# the rules a CLI user can pick (numpy only: --help still imports no torch)
+AGGREGATES = tuple(CLI_RULES)
 
 
 def count_at_least(low: int) -> Callable[[str], int]:

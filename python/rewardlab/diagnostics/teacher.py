@@ -20,6 +20,7 @@ import numpy as np
 from rewardlab import _core
 from rewardlab._utils.groups import as_f64, groups
 from rewardlab.errors import invalid
+from rewardlab.models.evaluate import mean_interval
 
 
 def standardise(rewards: Any) -> np.ndarray:
@@ -96,15 +97,7 @@ def _teacher_row(name: str, labelled: Any, gold: Any, labelled_offsets: Any, sam
     acc, acc_ci, _ = on_policy_accuracy(labelled, gold, labelled_offsets)
     var = reward_variance(samples, sample_offsets)
     var = var[np.isfinite(var)]
-    return TeacherRow(name, acc, acc_ci, float(var.mean()), _mean_ci(var))
-
-
-def _mean_ci(x: np.ndarray) -> tuple[float, float]:
-    """Normal 95% interval of a mean over prompts."""
-    if len(x) < 2:
-        return (float("nan"), float("nan"))
-    half = 1.96 * float(x.std(ddof=1)) / np.sqrt(len(x))
-    return float(x.mean()) - half, float(x.mean()) + half
+    return TeacherRow(name, acc, acc_ci, float(var.mean()), mean_interval(var))
 
 
 def _ranked(rows: list[TeacherRow]) -> list[TeacherRow]:

@@ -21,7 +21,7 @@ from rewardlab._utils.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
     from rewardlab.models.ensemble import METHODS as METHODS, Aggregated as Aggregated, aggregate as aggregate
-    from rewardlab.models.evaluate import Accuracy as Accuracy, ensemble_accuracy as ensemble_accuracy, pairwise_accuracy as pairwise_accuracy, wilson_interval as wilson_interval
+    from rewardlab.models.evaluate import Accuracy as Accuracy, ensemble_accuracy as ensemble_accuracy, mean_interval as mean_interval, pairwise_accuracy as pairwise_accuracy, wilson_interval as wilson_interval
     from rewardlab.models.heads import HeadConfig as HeadConfig, Member as Member, MLPHead as MLPHead
     from rewardlab.models.losses import LOSSES as LOSSES, preference_loss as preference_loss
     from rewardlab.models.reward_model import ModelFormatError as ModelFormatError, RewardModel as RewardModel
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load on first
 
 _WHERE = {
     **dict.fromkeys(["METHODS", "Aggregated", "aggregate"], "rewardlab.models.ensemble"),
-    **dict.fromkeys(["Accuracy", "ensemble_accuracy", "pairwise_accuracy", "wilson_interval"], "rewardlab.models.evaluate"),
+    **dict.fromkeys(["Accuracy", "ensemble_accuracy", "mean_interval", "pairwise_accuracy", "wilson_interval"], "rewardlab.models.evaluate"),
     **dict.fromkeys(["HeadConfig", "Member", "MLPHead"], "rewardlab.models.heads"),
     **dict.fromkeys(["LOSSES", "preference_loss"], "rewardlab.models.losses"),
     **dict.fromkeys(["ModelFormatError", "RewardModel"], "rewardlab.models.reward_model"),

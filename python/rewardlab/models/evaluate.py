@@ -32,6 +32,15 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
+def mean_interval(x: Sequence[float] | np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """Normal interval of a mean (95% by default); NaN with fewer than two values."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < 2:
+        return (float("nan"), float("nan"))
+    half = z * float(x.std(ddof=1)) / np.sqrt(len(x))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """Share of pairs whose chosen response scores higher; a tie counts one half."""

@@ -33,6 +33,7 @@ import numpy as np
 
 from rewardlab._utils.console import say
 from rewardlab.data import LoadReport, check_limit, finish_report, json_rows
+from rewardlab.models.evaluate import mean_interval
 from rewardlab.redistribution.traces import StepTrace
 
 MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
@@ -271,14 +272,6 @@ def _within_group_ranking(score: np.ndarray, correct: np.ndarray, group: np.ndar
             "pairs": int(n.sum()), "problems": len(per_problem), "uniform_credit": 0.5}
 
 
-def _mean_ci95(values: list[float]) -> list[float]:
-    """95% normal interval of the mean; NaN with fewer than two values."""
-    if len(values) < 2:
-        return [float("nan"), float("nan")]
-    m, se = float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
-    return [m - 1.96 * se, m + 1.96 * se]
-
-
 def _profile(credits: list[np.ndarray]) -> dict:
     """Mean and median credit at each position of ``POSITIONS``: the first reasoning step (when
     there are two or more), the middle ones, the last one, and the answer step."""
@@ -291,7 +284,7 @@ def _profile(credits: list[np.ndarray]) -> dict:
     return {
         "mean": {n: float(np.mean(v)) if v else float("nan") for n, v in by.items()},
         # normal interval of the mean (t would widen the few-step cells slightly)
-        "mean_ci95": {n: _mean_ci95(v) for n, v in by.items()},
+        "mean_ci95": {n: list(mean_interval(v)) for n, v in by.items()},
         "median": {n: float(np.median(v)) if v else float("nan") for n, v in by.items()},
         "steps": {n: len(v) for n, v in by.items()},
         "n": len(credits),

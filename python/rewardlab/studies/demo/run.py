@@ -87,9 +87,9 @@ def run_demo(
     for label, key in (("|margin|", np.abs(margin)), ("disagreement", disagreement)):
         edges = np.quantile(key, [0.25, 0.5, 0.75])
         q = np.searchsorted(edges, key, side="right")
-        buckets[label] = [float(correct[q == i].mean()) if (q == i).any() else float("nan") for i in range(4)]
-        bucket_ci[label] = [list(wilson_interval(float(correct[q == i].sum()), int((q == i).sum()))) if (q == i).any()
-                            else [float("nan")] * 2 for i in range(4)]
+        hits = [correct[q == i] for i in range(4)]
+        buckets[label] = [float(h.mean()) if len(h) else float("nan") for h in hits]
+        bucket_ci[label] = [list(wilson_interval(float(h.sum()), len(h))) for h in hits]  # NaN for an empty one
     per_source = {}
     for tag, f in (("hh-rlhf", files[0]), ("oasst", files[1])):
         sel = np.array([p.source == str(f) for p in split.test])
