@@ -22,6 +22,7 @@ LAYERS = {
     "models": 3, "credit": 3,
     "shaping": 4, "redistribution": 4, "diagnostics": 4, "fastslow": 4,
     "__init__": 5,  # the facade: re-exports the capabilities
+    "serve": 5,  # the reward service: serves the capabilities over HTTP
     "studies": 6,
     "cli": 7,
 }

@@ -10,13 +10,13 @@ import os
 import sys
 from typing import Sequence
 
-from rewardlab.cli import bon, credit, demo, diagnose, judge, score, train
+from rewardlab.cli import bon, credit, demo, diagnose, judge, score, serve, train
 from rewardlab.cli import eval as eval_command
 from rewardlab.errors import InvalidInputError
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (train, eval_command, score, bon, diagnose, credit, judge, demo)
+SUBCOMMANDS = (train, eval_command, score, bon, diagnose, credit, judge, serve, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

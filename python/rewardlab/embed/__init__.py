@@ -111,6 +111,15 @@ def get_embedder(spec: str) -> Embedder:
     return embedder
 
 
+def tokens_read(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """float64 ``[len(texts)]``: tokens the embedder reads per text (its own tokenizer and length
+    cap where it has one; whitespace words otherwise)."""
+    count = getattr(embedder, "count_tokens", None)
+    if count is not None:
+        return np.asarray(count(list(texts)), np.float64)
+    return np.array([len(t.split()) for t in texts], np.float64)
+
+
 def default_cache_dir() -> Path:
     """``$REWARDLAB_CACHE/embeddings``, or ``~/.cache/rewardlab/embeddings``."""
     return cache_root() / "embeddings"
@@ -194,4 +203,4 @@ def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress, 
     return out
 
 
-__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "MAX_TEXT_CHARS", "Embedder", "EmbeddingCache", "check_spec", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec"]
+__all__ = ["BUILTIN_EMBEDDERS", "EMBEDDERS", "MAX_TEXT_CHARS", "Embedder", "EmbeddingCache", "check_spec", "default_cache_dir", "embed_texts", "get_embedder", "model_file_embedder", "model_file_spec", "tokens_read"]

@@ -47,7 +47,7 @@ def lm_fast_scores(judge: LMJudge, items: Sequence[JudgeItem], shape: str = "mas
 def ensemble_fast_scores(model, items: Sequence[JudgeItem], cache_dir=None, progress=None) -> FastScores:
     """An embedding-ensemble reward model as the fast path: ``score`` = the mean member margin
     ``r(a) − r(b)`` (a Bradley-Terry log-odds), ``c2`` = the members' agreement."""
-    from rewardlab.embed import get_embedder
+    from rewardlab.embed import get_embedder, tokens_read
     from rewardlab.models.pipeline import DEFAULT_CONTEXT
 
     context = model.meta.get("text_context", DEFAULT_CONTEXT)
@@ -58,17 +58,9 @@ def ensemble_fast_scores(model, items: Sequence[JudgeItem], cache_dir=None, prog
     mean = margins.mean(axis=0)
     counts = np.zeros(len(texts))
     for e in model.embedders:
-        counts += _embedding_tokens(get_embedder(e), texts)
+        counts += tokens_read(get_embedder(e), texts)
     tokens = counts[0::2] + counts[1::2]
     return FastScores("embedding-ensemble", mean, intuition(mean), agreement(margins), tokens, time.perf_counter() - started)
-
-
-def _embedding_tokens(embedder, texts: Sequence[str]) -> np.ndarray:
-    """Tokens the embedder reads per text (its own tokenizer and length cap; words otherwise)."""
-    count = getattr(embedder, "count_tokens", None)
-    if count is not None:
-        return np.asarray(count(texts), np.float64)
-    return np.array([len(t.split()) for t in texts], np.float64)
 
 
 @dataclass
