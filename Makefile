@@ -42,6 +42,7 @@ bench: build
 	$(PY) benches/bench_redistribution.py
 	$(PY) benches/bench_gate.py
 	$(PY) benches/bench_memory.py
+	$(PY) benches/bench_serve.py
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build
