@@ -23,6 +23,7 @@ LAYERS = {
     "shaping": 4, "redistribution": 4, "diagnostics": 4, "fastslow": 4,
     "__init__": 5,  # the facade: re-exports the capabilities
     "serve": 5,  # the reward service: serves the capabilities over HTTP
+    "integrations": 5,  # the capabilities inside verl, OpenRLHF and TRL
     "studies": 6,
     "cli": 7,
 }
