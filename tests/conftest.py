@@ -6,6 +6,8 @@ from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(__file__))  # refs.py, strategies.py, reference_stacks.py
 
+pytest_plugins = ["trained_rm"]  # hh_file, model_dir, offline: for tests/serve and tests/integrations
+
 # Embedding cache and de-quantised models go to a throwaway folder, not the user's ~/.cache.
 os.environ.setdefault("REWARDLAB_CACHE", tempfile.mkdtemp(prefix="rewardlab-test-cache-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -2,6 +2,9 @@
 
 - :mod:`rewardlab.integrations.verl`: advantage estimators registered in verl's registry
   (``algorithm.adv_estimator=rewardlab_grpo``).
+- :mod:`rewardlab.integrations.openrlhf`: the reward file OpenRLHF loads with
+  ``--reward.remote_url path/to/file.py`` (``reward_func(queries, prompts, labels)``).
+- :mod:`rewardlab.integrations.trl`: a ``reward_funcs`` entry for TRL's ``GRPOTrainer``.
 
 Each module imports its framework; import the one you use.
 """

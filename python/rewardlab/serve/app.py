@@ -17,7 +17,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,11 +25,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rewardlab.errors import invalid
+from rewardlab.errors import InvalidInputError, invalid
 from rewardlab.serve.batcher import MicroBatcher, QueueFull
 from rewardlab.serve.metrics import ServeMetrics
-from rewardlab.serve.schema import GetRewardRequest, RequestError, ScoreRequest, parse, split_queries
-from rewardlab.serve.scorer import BatchScores, RewardScorer
+from rewardlab.serve.schema import GetRewardRequest, RequestError, ScoreRequest, parse
+from rewardlab.serve.scorer import BatchScores, RewardScorer, finite_or_none, openrlhf_answer, split_queries
 
 log = logging.getLogger("rewardlab.serve")
 
@@ -65,11 +65,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestError(413, "body", f"more than {limit} bytes; this server takes at most {limit} (--max-body-mb)")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _floats(values: Any) -> list[float | None]:
-    """JSON numbers, with None where a value is not finite (JSON has no NaN)."""
-    return [float(v) if v == v and abs(v) != float("inf") else None for v in values.tolist()]
 
 
 def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
@@ -113,10 +108,11 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
 
     async def get_reward(request: Request) -> dict:
         body = parse(GetRewardRequest, await read_body(request, config.max_body_bytes))
-        prompts, responses = split_queries(body)
-        s = await scored(list(zip(prompts, responses)))
-        rewards = _floats(s.reward)
-        return {"rewards": rewards, "scores": rewards, "extra_logs": {"reward_std": _floats(s.std)}}
+        try:
+            responses = split_queries(body.query, body.prompts, body.labels)
+        except InvalidInputError as err:
+            raise RequestError.from_invalid(err) from None
+        return openrlhf_answer(await scored(list(zip(body.prompts, responses))))
 
     async def score(request: Request) -> dict:
         body = parse(ScoreRequest, await read_body(request, config.max_body_bytes))
@@ -128,11 +124,11 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
             metrics.flat_groups.inc(int(flat))
         items = [
             {"reward": r, "std": sd, "confidence": c, "slow": False, "tokens": int(t)}
-            for r, sd, c, t in zip(_floats(s.reward), _floats(s.std), _floats(g.confidence), s.tokens.tolist())
+            for r, sd, c, t in zip(finite_or_none(s.reward), finite_or_none(s.std), finite_or_none(g.confidence), s.tokens.tolist())
         ]
         groups = [
-            {"group": key, "items": rows.tolist(), "shaped": _floats(shaped), "variance": var, "flat": bool(flat)}
-            for key, rows, shaped, var, flat in zip(g.keys, g.members, g.shaped, _floats(g.variance), g.flat)
+            {"group": key, "items": rows.tolist(), "shaped": finite_or_none(shaped), "variance": var, "flat": bool(flat)}
+            for key, rows, shaped, var, flat in zip(g.keys, g.members, g.shaped, finite_or_none(g.variance), g.flat)
         ]
         return {"items": items, "groups": groups, "aggregate": scorer.rules.aggregate, "shaping": scorer.rules.shaping}
 

@@ -19,6 +19,12 @@ class RequestError(Exception):
         super().__init__(f"{field}: {message}")
         self.status, self.field, self.message, self.headers = status, field, message, headers or {}
 
+    @classmethod
+    def from_invalid(cls, err: Exception) -> "RequestError":
+        """422 for an ``InvalidInputError`` (``"field: reason"``) raised while reading a request."""
+        field, _, message = str(err).partition(": ")
+        return cls(422, field, message or field)
+
     def body(self) -> dict:
         """The JSON error body."""
         return {"error": {"status": self.status, "field": self.field, "message": self.message}}
@@ -75,20 +81,3 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
         if first["type"] == "json_invalid":
             raise RequestError(400, "body", f"not valid JSON in UTF-8: {first['msg']}") from None
         raise RequestError(422, field_path(tuple(first["loc"])), f"{first['msg']}{more}") from None
-
-
-def split_queries(request: GetRewardRequest) -> tuple[list[str], list[str]]:
-    """``(prompts, responses)``: each query with its prompt cut off the front. A query that does
-    not start with its prompt is refused (422): guessing where the response starts would score
-    the wrong text without saying so."""
-    if len(request.prompts) != len(request.query):
-        raise RequestError(422, "prompts", f"expected {len(request.query)} prompts (one per query), got {len(request.prompts)}")
-    if request.labels is not None and len(request.labels) != len(request.query):
-        raise RequestError(422, "labels", f"expected {len(request.query)} labels (one per query), got {len(request.labels)}")
-    responses = []
-    for i, (query, prompt) in enumerate(zip(request.query, request.prompts)):
-        if not query.startswith(prompt):
-            raise RequestError(422, f"query[{i}]",
-                               f"does not start with prompts[{i}]; each query must be its prompt followed by the response")
-        responses.append(query[len(prompt):])
-    return list(request.prompts), responses

@@ -28,6 +28,33 @@ from rewardlab.shaping.stackelberg import shape_rewards
 SERVE_SHAPINGS = ("none", "stackelberg")
 
 
+def split_queries(queries: Sequence[str], prompts: Sequence[str], labels: Sequence | None = None) -> list[str]:
+    """The responses of OpenRLHF's queries: each query is its prompt followed by the response. A
+    query that does not start with its prompt is refused: guessing where the response starts
+    would score the wrong text without saying so."""
+    if len(prompts) != len(queries):
+        raise invalid("prompts", f"expected {len(queries)} prompts (one per query), got {len(prompts)}")
+    if labels is not None and len(labels) != len(queries):
+        raise invalid("labels", f"expected {len(queries)} labels (one per query), got {len(labels)}")
+    responses = []
+    for i, (query, prompt) in enumerate(zip(queries, prompts)):
+        if not query.startswith(prompt):
+            raise invalid(f"query[{i}]", f"does not start with prompts[{i}]; each query must be its prompt followed by the response")
+        responses.append(query[len(prompt):])
+    return responses
+
+
+def openrlhf_answer(scores: "BatchScores") -> dict:
+    """OpenRLHF's reward answer: rewards, the same as scores, and the members' std in extra_logs."""
+    rewards = finite_or_none(scores.reward)
+    return {"rewards": rewards, "scores": rewards, "extra_logs": {"reward_std": finite_or_none(scores.std)}}
+
+
+def finite_or_none(values: np.ndarray) -> list[float | None]:
+    """JSON numbers, with None where a value is not finite (JSON has no NaN)."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
+
+
 @dataclass(frozen=True)
 class ServeRules:
     """How member scores become the served reward, and how groups are shaped and flagged.

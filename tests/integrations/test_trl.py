@@ -1,0 +1,90 @@
+"""rewardlab's reward function inside TRL's own GRPOTrainer, on a tiny random policy built here."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("trl")
+datasets = pytest.importorskip("datasets")
+
+from rewardlab.data.pairs import dialogue_text  # noqa: E402
+from rewardlab.integrations.trl import reward_function  # noqa: E402
+from rewardlab.models import RewardModel  # noqa: E402
+
+WORDS = "hello thanks sorry yes no maybe please help here is the answer i can not do that you are welcome".split()
+
+
+def tiny_policy(folder):
+    """A one-layer random Llama over a word-level vocabulary, saved with its tokenizer (no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "<unk>", *WORDS, "Human:", "Assistant:", "?"])}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.decoder = decoders.Metaspace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
+                         pad_token_id=0, eos_token_id=1, bos_token_id=None)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+class Recorder:
+    """Passes TRL's call through to the reward function and keeps what went in and out."""
+
+    def __init__(self, inner):
+        self.inner, self.__name__, self.calls = inner, inner.__name__, []
+
+    def __call__(self, prompts, completions, **kwargs):
+        out = self.inner(prompts, completions, **kwargs)
+        self.calls.append((list(prompts), list(completions), out))
+        return out
+
+
+def test_grpo_trainer_steps_on_rewardlab_rewards(model_dir, tmp_path):
+    from trl import GRPOConfig, GRPOTrainer
+
+    policy = tiny_policy(tmp_path / "policy")
+    prompts = ["Human: help me please ? Assistant:", "Human: is the answer yes ? Assistant:"] * 2
+    reward = Recorder(reward_function(model_dir, aggregate="uwo", lam=0.5))
+    args = GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
+                      max_completion_length=8, max_steps=2, learning_rate=1e-2, logging_steps=1, report_to=[],
+                      use_cpu=True, seed=0, save_strategy="no", temperature=1.0)
+    trainer = GRPOTrainer(model=policy, reward_funcs=[reward], args=args,
+                          train_dataset=datasets.Dataset.from_dict({"prompt": prompts}))
+    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    trainer.train()
+
+    assert len(reward.calls) == 2  # one call per step, every completion of the batch
+    model = RewardModel.load(model_dir)
+    for call_prompts, completions, out in reward.calls:
+        assert len(out) == 4 and all(isinstance(r, float) for r in out)
+        members = model.score_texts([dialogue_text(p, c) for p, c in zip(call_prompts, completions)], progress=False)
+        want = members.mean(axis=0) - 0.5 * members.std(axis=0)
+        np.testing.assert_allclose(out, want, atol=1e-5)
+    logged = {k for row in trainer.state.log_history for k in row}
+    assert {"rewardlab_uwo/member_std", "rewardlab_uwo/group_variance", "rewards/rewardlab_uwo/mean"} <= logged, logged
+    changed = [k for k, v in trainer.model.named_parameters() if not torch.equal(v.detach(), before[k])]
+    assert changed, "the policy did not move"
+
+
+def test_conversational_prompts_and_undefined_rewards(model_dir):
+    f = reward_function(model_dir)
+    prompts = [[{"role": "user", "content": "Is tea good for you?"}]] * 3
+    completions = [[{"role": "assistant", "content": "In moderation, yes."}], [{"role": "assistant", "content": ""}], None]
+    metrics = {}
+    out = f(prompts=prompts, completions=completions, log_metric=lambda k, v: metrics.__setitem__(k, v))
+    model = RewardModel.load(model_dir)
+    want = model.score_texts([dialogue_text("\n\nHuman: Is tea good for you?\n\nAssistant:", r)
+                              for r in ("In moderation, yes.", "")], progress=False).mean(axis=0)
+    np.testing.assert_allclose(out[:2], want, atol=1e-5)
+    assert out[2] is None  # not text: TRL turns None into NaN and leaves it out
+    assert math.isfinite(metrics["rewardlab_mean/group_variance"])
+    with pytest.raises(ValueError, match=r"prompts\[0\]"):
+        f(prompts=[42], completions=["x"])
