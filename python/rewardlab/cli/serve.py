@@ -22,6 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--B", type=float, default=15.0, help="reward bound of the stackelberg shaping (default 15)")
     p.add_argument("--flat-var", type=float, default=1e-3,
                    help="a group whose reward variance is below this is flagged flat (default 1e-3)")
+    p.add_argument("--judge", default=None, metavar="LM",
+                   help="a causal LM judge (smollm2, a model folder or a .gguf) for the least certain grouped items of /score")
+    p.add_argument("--slow-rate", type=float, default=0.1, metavar="R",
+                   help="with --judge: the share of each request's grouped items sent to the judge (default 0.1)")
+    p.add_argument("--judge-max-new-tokens", type=count_at_least(1), default=128, help="the judge's chain-of-thought cap (default 128)")
+    p.add_argument("--force-verdict", action="store_true",
+                   help="with --judge: read the verdict off the logits when the chain of thought ends without one")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=count_at_least(0), default=8000, help="TCP port (default 8000; 0 picks a free one)")
     p.add_argument("--max-batch", type=count_at_least(1), default=64, help="items per model batch (default 64)")
@@ -50,7 +57,16 @@ def run(args: argparse.Namespace) -> int:
                        flat_var=args.flat_var)
     config = ServeConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
                          max_body_bytes=int(args.max_body_mb * 1024 * 1024))
+    if not 0.0 <= args.slow_rate <= 1.0:
+        raise invalid("slow_rate", f"must be in [0, 1], got {args.slow_rate}")
     scorer = RewardScorer.load(args.model, rules, args.cache_dir, batch_size=args.max_batch)
+    route = None
+    if args.judge:
+        from rewardlab.fastslow.judge import JudgeConfig, LMJudge
+        from rewardlab.serve.slow_route import SlowRoute
+
+        judge_config = JudgeConfig(max_new_tokens=args.judge_max_new_tokens, on_unparsed="force" if args.force_verdict else "fast")
+        route = SlowRoute(LMJudge.load(args.judge, judge_config, cache=False), args.slow_rate)
 
     def ready(url: str) -> None:
         if args.json:
@@ -59,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
             f"OpenRLHF: --reward.remote_url {url}/get_reward")
         sys.stderr.flush()
 
-    run_server(scorer, config, host=args.host, port=args.port, on_ready=ready)
+    run_server(scorer, config, host=args.host, port=args.port, on_ready=ready, slow_route=route)
     return 0

@@ -18,12 +18,14 @@ from rewardlab._utils.lazy import lazy_exports
 if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
     from rewardlab.serve.app import ServeConfig as ServeConfig, create_app as create_app
     from rewardlab.serve.scorer import SERVE_SHAPINGS as SERVE_SHAPINGS, BatchScores as BatchScores, GroupScores as GroupScores, RewardScorer as RewardScorer, ServeRules as ServeRules
+    from rewardlab.serve.slow_route import SlowResult as SlowResult, SlowRoute as SlowRoute
     from rewardlab.serve.server import bind as bind, is_loopback as is_loopback, ready_line as ready_line, run_server as run_server
 
 _WHERE = {
     **dict.fromkeys(["ServeConfig", "create_app"], "rewardlab.serve.app"),
     **dict.fromkeys(["SERVE_SHAPINGS", "BatchScores", "GroupScores", "RewardScorer", "ServeRules"], "rewardlab.serve.scorer"),
     **dict.fromkeys(["bind", "is_loopback", "ready_line", "run_server"], "rewardlab.serve.server"),
+    **dict.fromkeys(["SlowResult", "SlowRoute"], "rewardlab.serve.slow_route"),
 }
 __all__ = sorted(_WHERE)
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

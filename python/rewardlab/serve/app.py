@@ -13,11 +13,13 @@ can stop the service or change what it answers to the next request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,6 +32,9 @@ from rewardlab.serve.batcher import MicroBatcher, QueueFull
 from rewardlab.serve.metrics import ServeMetrics
 from rewardlab.serve.schema import GetRewardRequest, RequestError, ScoreRequest, parse
 from rewardlab.serve.scorer import BatchScores, RewardScorer, finite_or_none, openrlhf_answer, split_queries
+
+if TYPE_CHECKING:
+    from rewardlab.serve.slow_route import SlowRoute
 
 log = logging.getLogger("rewardlab.serve")
 
@@ -68,9 +73,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
-               on_ready: Callable[[], None] | None = None) -> Starlette:
-    """The service around ``scorer``; ``on_ready`` is called once it accepts requests."""
+               on_ready: Callable[[], None] | None = None, slow_route: "SlowRoute | None" = None) -> Starlette:
+    """The service around ``scorer``; ``on_ready`` is called once it accepts requests;
+    ``slow_route``: the generative judge for the least certain grouped items of ``/score``."""
     config = config or ServeConfig()
+    judge_thread = ThreadPoolExecutor(1, thread_name_prefix="rewardlab-judge")  # one LM, one call at a time
     metrics = ServeMetrics()
     state: dict[str, MicroBatcher] = {}
 
@@ -116,8 +123,18 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
 
     async def score(request: Request) -> dict:
         body = parse(ScoreRequest, await read_body(request, config.max_body_bytes))
-        s = await scored([(it.prompt, it.response) for it in body.items])
-        g = scorer.groups([it.group for it in body.items], s)
+        prompts, responses = [it.prompt for it in body.items], [it.response for it in body.items]
+        s = await scored(list(zip(prompts, responses)))
+        keys = [it.group for it in body.items]
+        g = scorer.groups(keys, s)
+        judged = None
+        if slow_route is not None and g.keys:
+            fast = g
+            judged = await asyncio.get_running_loop().run_in_executor(
+                judge_thread, lambda: slow_route.apply(prompts, responses, s.reward, fast))
+            s = BatchScores(judged.reward, s.std, s.members, s.tokens + judged.tokens)
+            g = scorer.groups(keys, s)  # shaping and variance of the rewards served
+            metrics.slow_items.inc(int(judged.slow.sum()))
         for v, flat in zip(g.variance, g.flat):
             if v == v:
                 metrics.group_variance.observe(float(v))
@@ -126,6 +143,9 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
             {"reward": r, "std": sd, "confidence": c, "slow": False, "tokens": int(t)}
             for r, sd, c, t in zip(finite_or_none(s.reward), finite_or_none(s.std), finite_or_none(g.confidence), s.tokens.tolist())
         ]
+        if judged is not None:
+            for i in map(int, judged.slow.nonzero()[0]):
+                items[i].update(slow=True, verdict=int(judged.verdict[i]), reference=int(judged.reference[i]))
         groups = [
             {"group": key, "items": rows.tolist(), "shaped": finite_or_none(shaped), "variance": var, "flat": bool(flat)}
             for key, rows, shaped, var, flat in zip(g.keys, g.members, g.shaped, finite_or_none(g.variance), g.flat)
@@ -135,6 +155,7 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
     async def health(request: Request) -> dict:
         return {"status": "ok", "members": len(scorer.model.members), "embedders": scorer.model.embedders,
                 "aggregate": scorer.rules.aggregate, "shaping": scorer.rules.shaping,
+                "slow_rate": slow_route.slow_rate if slow_route is not None else 0.0,
                 "queue_items": state["batcher"].queued_items}
 
     async def prometheus(request: Request) -> Response:
@@ -159,6 +180,7 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
             yield
         finally:
             await batcher.close()
+            judge_thread.shutdown(wait=True)
 
     routes = [
         Route("/get_reward", endpoint("get_reward", get_reward), methods=["POST"]),

@@ -117,6 +117,7 @@ class GroupScores:
     variance: np.ndarray  # [G] unbiased variance of the group's rewards (NaN for a group of one)
     flat: np.ndarray  # [G] bool: variance below ServeRules.flat_var
     confidence: np.ndarray  # [n] members' agreement on each item's advantage (NaN outside groups of 2+)
+    advantage: np.ndarray  # [n] members' mean advantage: score minus the group's mean (NaN outside groups of 2+)
 
 
 class RewardScorer:
@@ -167,8 +168,9 @@ class RewardScorer:
         names = list(index)
         members = [np.asarray(index[k], np.int64) for k in names]
         confidence = np.full(len(scores), np.nan)
+        advantage = np.full(len(scores), np.nan)
         if not names:
-            return GroupScores([], [], [], np.zeros(0), np.zeros(0, bool), confidence)
+            return GroupScores([], [], [], np.zeros(0), np.zeros(0, bool), confidence, advantage)
         order = np.concatenate(members)
         offsets = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int64)
         rewards = np.asarray(scores.reward, np.float64)[order]
@@ -181,7 +183,9 @@ class RewardScorer:
         for rows in members:
             if len(rows) > 1:
                 adv = scores.members[:, rows].astype(np.float64)
-                confidence[rows] = agreement(adv - adv.mean(axis=1, keepdims=True))
+                adv -= adv.mean(axis=1, keepdims=True)
+                confidence[rows] = agreement(adv)
+                advantage[rows] = adv.mean(axis=0)
         split = [shaped[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         flat = np.where(np.isnan(variance), False, variance < self.rules.flat_var)
-        return GroupScores(names, members, split, variance, flat, confidence)
+        return GroupScores(names, members, split, variance, flat, confidence, advantage)

@@ -8,11 +8,14 @@ import signal
 import socket
 import sys
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rewardlab.errors import invalid
 from rewardlab.serve.app import ServeConfig, create_app
 from rewardlab.serve.scorer import RewardScorer
+
+if TYPE_CHECKING:
+    from rewardlab.serve.slow_route import SlowRoute
 
 __all__ = ["bind", "is_loopback", "ready_line", "run_server"]
 
@@ -49,7 +52,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def run_server(scorer: RewardScorer, config: ServeConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000,
-               on_ready: Callable[[str], None] | None = None) -> None:
+               on_ready: Callable[[str], None] | None = None, slow_route: "SlowRoute | None" = None) -> None:
     """Serves until SIGINT or SIGTERM (requests in flight finish first). ``on_ready(url)`` is
     called once requests are accepted."""
     import uvicorn
@@ -60,7 +63,7 @@ def run_server(scorer: RewardScorer, config: ServeConfig | None = None, *, host:
     if not is_loopback(host):
         print(f"rewardlab serve: listening on {host}, beyond this machine; the service has no authentication "
               "(see docs/serve.md)", file=sys.stderr)
-    app = create_app(scorer, config, on_ready=(lambda: on_ready(url)) if on_ready else None)
+    app = create_app(scorer, config, on_ready=(lambda: on_ready(url)) if on_ready else None, slow_route=slow_route)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     if threading.current_thread() is threading.main_thread():
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it
