@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -129,9 +130,8 @@ def create_app(scorer: RewardScorer, config: ServeConfig | None = None,
         g = scorer.groups(keys, s)
         judged = None
         if slow_route is not None and g.keys:
-            fast = g
             judged = await asyncio.get_running_loop().run_in_executor(
-                judge_thread, lambda: slow_route.apply(prompts, responses, s.reward, fast))
+                judge_thread, partial(slow_route.apply, prompts, responses, s.reward, g))
             s = BatchScores(judged.reward, s.std, s.members, s.tokens + judged.tokens)
             g = scorer.groups(keys, s)  # shaping and variance of the rewards served
             metrics.slow_items.inc(int(judged.slow.sum()))
