@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     # (docs/serve.md). Read when torch first runs a kernel, so it is set before torch is imported.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
     from rewardlab.errors import invalid
+
+    try:
+        import prometheus_client, pydantic, starlette, uvicorn  # noqa: F401,E401  (the serve extra)
+    except ImportError as err:
+        raise invalid("serve", f"needs the serve extra: pip install 'rewardlab[serve]' ({err})") from None
     from rewardlab.serve import RewardScorer, ServeConfig, ServeRules, ready_line, run_server
 
     if not 0 < args.max_body_mb <= 1 << 20:
