@@ -12,27 +12,7 @@ datasets = pytest.importorskip("datasets")
 from rewardlab.data.pairs import dialogue_text  # noqa: E402
 from rewardlab.integrations.trl import reward_function  # noqa: E402
 from rewardlab.models import RewardModel  # noqa: E402
-
-WORDS = "hello thanks sorry yes no maybe please help here is the answer i can not do that you are welcome".split()
-
-
-def tiny_policy(folder):
-    """A one-layer random Llama over a word-level vocabulary, saved with its tokenizer (no download)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "<unk>", *WORDS, "Human:", "Assistant:", "?"])}
-    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tk.decoder = decoders.Metaspace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
-                         pad_token_id=0, eos_token_id=1, bos_token_id=None)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return str(folder)
+from tiny_models import tiny_policy  # noqa: E402
 
 
 class Recorder:
