@@ -95,14 +95,6 @@ async def load(url: str, bodies: list[bytes], concurrency: int, path: str = "/ge
             "p99_ms": float(np.percentile(lat, 99)), "statuses": statuses, "requests": len(bodies)}
 
 
-def batch_mean(url: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    _, text, _ = request(url, "/metrics")
-    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
-    return samples["rewardlab_batch_items_sum"] / max(samples["rewardlab_batch_items_count"], 1)
-
-
 def one_query(prompt: str, response: str) -> bytes:
     return json.dumps({"query": [prompt + response], "prompts": [prompt], "labels": [None]}).encode()
 
