@@ -68,3 +68,30 @@ def test_conversational_prompts_and_undefined_rewards(model_dir):
     assert math.isfinite(metrics["rewardlab_mean/group_variance"])
     with pytest.raises(ValueError, match=r"prompts\[0\]"):
         f(prompts=[42], completions=["x"])
+
+
+def test_remote_reward_function_equals_in_process(model_dir):
+    """Through a real ``rewardlab serve`` on 127.0.0.1: the same rewards and diagnostics as in-process."""
+    from rewardlab.integrations.trl import remote_reward_function
+    from servers import start
+
+    prompts = ["Human: help me please ? Assistant:"] * 3 + ["Human: is the answer yes ? Assistant:"] * 3
+    completions = ["yes", "no thanks", "here is the answer", "maybe", "sorry i can not", "you are welcome"]
+    server = start(model_dir, "--aggregate", "uwo", "--lam", "0.5")
+    try:
+        local, remote = {}, {}
+        want = reward_function(model_dir, aggregate="uwo", lam=0.5, name="x")(
+            prompts, completions, log_metric=lambda k, v: local.__setitem__(k, v))
+        got = remote_reward_function(server.url, name="x")(prompts, completions, log_metric=lambda k, v: remote.__setitem__(k, v))
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        rewards = np.array(want).reshape(2, 3)
+        assert math.isclose(remote["x/group_variance"], float(np.mean(rewards.var(axis=1, ddof=1))), rel_tol=1e-4)
+        assert remote.keys() == local.keys()
+        with pytest.raises(RuntimeError, match=r"answered 422 \(items\[0\]\.prompt"):
+            remote_reward_function(server.url).backend([None], ["y"])  # a refusal says why
+    finally:
+        server.stop()
+    with pytest.raises(RuntimeError, match="cannot reach"):
+        remote_reward_function(server.url)(prompts[:1], completions[:1])
+    with pytest.raises(ValueError, match="url"):
+        remote_reward_function("localhost:8000")

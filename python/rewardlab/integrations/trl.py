@@ -1,7 +1,9 @@
 """A rewardlab model as one of TRL's ``reward_funcs`` (``GRPOTrainer``, TRL 1.x).
 
-    from rewardlab.integrations.trl import reward_function
+    from rewardlab.integrations.trl import reward_function, remote_reward_function
     trainer = GRPOTrainer(model=..., reward_funcs=[reward_function("my-rm", aggregate="uwo", lam=0.5)], ...)
+    # or, with the model behind `rewardlab serve --model my-rm --aggregate uwo --lam 0.5`:
+    trainer = GRPOTrainer(model=..., reward_funcs=[remote_reward_function("http://127.0.0.1:8000")], ...)
 
 Plain prompts and completions (strings) and conversational ones (lists of ``{"role", "content"}``
 messages) are both accepted; a conversation becomes the same HH-style dialogue text the model was
@@ -17,6 +19,11 @@ completions table.
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -25,9 +32,23 @@ import numpy as np
 from rewardlab.data.formats import flatten_messages
 from rewardlab.data.pairs import ASSISTANT_TAG
 from rewardlab.errors import invalid
-from rewardlab.serve.scorer import RewardScorer, ServeRules
 
-__all__ = ["RewardFunction", "reward_function"]
+__all__ = ["GroupedRewards", "RewardFunction", "remote_reward_function", "reward_function"]
+
+
+@dataclass
+class GroupedRewards:
+    """What one reward call yields: per item its reward and the members' std; per prompt group its
+    reward variance and whether it is flat."""
+
+    reward: np.ndarray
+    std: np.ndarray
+    variance: np.ndarray
+    flat: np.ndarray
+
+
+# (prompt texts, response texts) -> rewards; the prompt text is also the group key
+Backend = Callable[[list[str], list[str]], GroupedRewards]
 
 
 def _prompt_text(prompt: Any, i: int) -> str:
@@ -49,8 +70,8 @@ def _completion_text(completion: Any) -> str | None:
 class RewardFunction:
     """Callable as TRL calls a reward function: ``f(prompts=..., completions=..., **columns)``."""
 
-    def __init__(self, scorer: RewardScorer, name: str = "rewardlab") -> None:
-        self.scorer, self.__name__ = scorer, name
+    def __init__(self, backend: Backend, name: str = "rewardlab") -> None:
+        self.backend, self.__name__ = backend, name
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], log_metric: Callable | None = None,
                  log_extra: Callable | None = None, **kwargs: Any) -> list[float | None]:
@@ -62,27 +83,83 @@ class RewardFunction:
         out: list[float | None] = [None] * len(prompts)
         if not defined:
             return out
-        scores = self.scorer.score([texts[i] for i in defined], [replies[i] or "" for i in defined])
+        # TRL repeats each prompt once per generation: the prompt text keys its group
+        scored = self.backend([texts[i] for i in defined], [replies[i] or "" for i in defined])
         for j, i in enumerate(defined):
-            out[i] = float(scores.reward[j])
+            out[i] = float(scored.reward[j])
         if log_metric is not None:
-            log_metric(f"{self.__name__}/member_std", float(np.mean(scores.std)))
-            groups = self.scorer.groups([texts[i] for i in defined], scores)  # TRL repeats each prompt per generation
-            if np.isfinite(groups.variance).any():
-                log_metric(f"{self.__name__}/group_variance", float(np.nanmean(groups.variance)))
-                log_metric(f"{self.__name__}/flat_groups", float(np.mean(groups.flat[np.isfinite(groups.variance)])))
+            log_metric(f"{self.__name__}/member_std", float(np.mean(scored.std)))
+            known = np.isfinite(scored.variance)
+            if known.any():
+                log_metric(f"{self.__name__}/group_variance", float(np.mean(scored.variance[known])))
+                log_metric(f"{self.__name__}/flat_groups", float(np.mean(scored.flat[known])))
         if log_extra is not None:
             std: list[float | None] = [None] * len(prompts)
             for j, i in enumerate(defined):
-                std[i] = float(scores.std[j])
+                std[i] = float(scored.std[j])
             log_extra(f"{self.__name__}_std", std)
         return out
 
 
 def reward_function(model_dir: str | Path, aggregate: str = "mean", lam: float = 1.0, *, flat_var: float = 1e-3,
                     cache_dir: str | Path | bool = False, name: str | None = None) -> RewardFunction:
-    """The rewardlab model in ``model_dir`` as a TRL reward function (loaded now, not at the first
-    step). ``aggregate``: ``mean``, ``min``, ``median`` or ``uwo`` (mean − ``lam``·std).
-    ``cache_dir``: False (default: rollout texts rarely repeat) or an embedding cache folder."""
-    rules = ServeRules(aggregate=aggregate, lam=lam, flat_var=flat_var)
-    return RewardFunction(RewardScorer.load(model_dir, rules, cache_dir), name or f"rewardlab_{aggregate}")
+    """The rewardlab model in ``model_dir`` as a TRL reward function, scored in this process (loaded
+    now, not at the first step). ``aggregate``: ``mean``, ``min``, ``median`` or ``uwo`` (mean −
+    ``lam``·std). ``cache_dir``: False (default: rollout texts rarely repeat) or an embedding cache
+    folder."""
+    from rewardlab.serve.scorer import RewardScorer, ServeRules
+
+    scorer = RewardScorer.load(model_dir, ServeRules(aggregate=aggregate, lam=lam, flat_var=flat_var), cache_dir)
+
+    def in_process(prompts: list[str], responses: list[str]) -> GroupedRewards:
+        scores = scorer.score(prompts, responses)
+        groups = scorer.groups(prompts, scores)
+        return GroupedRewards(scores.reward, scores.std, groups.variance, groups.flat)
+
+    return RewardFunction(in_process, name or f"rewardlab_{aggregate}")
+
+
+def remote_reward_function(url: str, *, name: str = "rewardlab", timeout: float = 300.0,
+                           retries: int = 5) -> RewardFunction:
+    """A running ``rewardlab serve`` (at ``url``, e.g. ``http://127.0.0.1:8000``) as a TRL reward
+    function: each call is one ``POST /score`` with the batch's items grouped by prompt. The
+    aggregation rule and shaping are the server's flags. A full server (503) is retried after its
+    ``Retry-After`` up to ``retries`` times; any other refusal raises, with the server's reason."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise invalid("url", f"expected an http(s) URL of a rewardlab server, got {url!r}")
+    endpoint = url.rstrip("/") + "/score"
+
+    def remote(prompts: list[str], responses: list[str]) -> GroupedRewards:
+        body = json.dumps({"items": [{"prompt": p, "response": r, "group": p} for p, r in zip(prompts, responses)]})
+        answer = _post(endpoint, body.encode("utf-8"), timeout, retries)
+        items, groups = answer["items"], answer["groups"]
+        nan = float("nan")
+        return GroupedRewards(
+            np.array([nan if it["reward"] is None else it["reward"] for it in items], np.float64),
+            np.array([nan if it["std"] is None else it["std"] for it in items], np.float64),
+            np.array([nan if g["variance"] is None else g["variance"] for g in groups], np.float64),
+            np.array([bool(g["flat"]) for g in groups], bool),
+        )
+
+    return RewardFunction(remote, name)
+
+
+def _post(endpoint: str, body: bytes, timeout: float, retries: int) -> dict:
+    request = urllib.request.Request(endpoint, data=body, method="POST", headers={"Content-Type": "application/json"})
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as err:
+            if err.code == 503 and attempt < retries:
+                time.sleep(float(err.headers.get("Retry-After", "1") or 1))
+                continue
+            try:
+                reason = json.loads(err.read().decode("utf-8"))["error"]
+                detail = f"{reason['field']}: {reason['message']}"
+            except (ValueError, KeyError, TypeError):
+                detail = err.reason
+            raise RuntimeError(f"the reward server at {endpoint} answered {err.code} ({detail})") from None
+        except urllib.error.URLError as err:
+            raise RuntimeError(f"cannot reach the reward server at {endpoint}: {err.reason}") from None
+    raise AssertionError("unreachable")
