@@ -43,14 +43,12 @@ def test_openrlhf_loads_the_file_and_gets_what_rewardlab_score_writes(model_dir,
 
 def test_a_missing_model_or_a_bad_query_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("REWARDLAB_MODEL", raising=False)
-    monkeypatch.setattr(reward_file, "_scorer", [])
     with pytest.raises(ValueError, match="REWARDLAB_MODEL"):
         reward_file.reward_func(["ab"], ["a"], [None])
 
 
 def test_a_query_that_does_not_start_with_its_prompt_names_it(model_dir, monkeypatch):
     monkeypatch.setenv("REWARDLAB_MODEL", str(model_dir))
-    monkeypatch.setattr(reward_file, "_scorer", [])
     with pytest.raises(ValueError, match=r"query\[1\]"):
         reward_file.reward_func(["ab", "cd"], ["a", "x"], [None, None])
     answer = reward_file.reward_func(["Hi there", "Hi"], ["Hi", "Hi"], [None, None])

@@ -22,29 +22,25 @@ import threading
 from typing import Any, Sequence
 
 from rewardlab.errors import invalid
-from rewardlab.serve.scorer import RewardScorer, ServeRules, openrlhf_answer, split_queries
+from rewardlab.serve.scorer import RewardScorer, ServeRules, openrlhf_answer, shared_scorer, split_queries
 
 __all__ = ["reward_func", "scorer_from_environment"]
 
-_lock = threading.Lock()
-_scorer: list[RewardScorer] = []
-
+_lock = threading.Lock()  # one model call at a time: trainers call from many threads
 
 def scorer_from_environment() -> RewardScorer:
     """The scorer named by ``REWARDLAB_MODEL`` (and ``REWARDLAB_AGGREGATE``, ``REWARDLAB_LAM``,
-    ``REWARDLAB_CACHE_DIR``), loaded once per process."""
-    with _lock:
-        if not _scorer:
-            model = os.environ.get("REWARDLAB_MODEL")
-            if not model:
-                raise invalid("REWARDLAB_MODEL", "is not set: export REWARDLAB_MODEL=/path/to/a/rewardlab/model")
-            try:
-                lam = float(os.environ.get("REWARDLAB_LAM", "1.0"))
-            except ValueError:
-                raise invalid("REWARDLAB_LAM", f"must be a number, got {os.environ['REWARDLAB_LAM']!r}") from None
-            rules = ServeRules(aggregate=os.environ.get("REWARDLAB_AGGREGATE", "mean"), lam=lam)
-            _scorer.append(RewardScorer.load(model, rules, os.environ.get("REWARDLAB_CACHE_DIR") or False))
-        return _scorer[0]
+    ``REWARDLAB_CACHE_DIR``), loaded once per process (read on every call: a changed variable
+    names another scorer)."""
+    model = os.environ.get("REWARDLAB_MODEL")
+    if not model:
+        raise invalid("REWARDLAB_MODEL", "is not set: export REWARDLAB_MODEL=/path/to/a/rewardlab/model")
+    try:
+        lam = float(os.environ.get("REWARDLAB_LAM", "1.0"))
+    except ValueError:
+        raise invalid("REWARDLAB_LAM", f"must be a number, got {os.environ['REWARDLAB_LAM']!r}") from None
+    rules = ServeRules(aggregate=os.environ.get("REWARDLAB_AGGREGATE", "mean"), lam=lam)
+    return shared_scorer(model, rules, os.environ.get("REWARDLAB_CACHE_DIR") or False)
 
 
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any] | None = None) -> dict:

@@ -107,9 +107,9 @@ def reward_function(model_dir: str | Path, aggregate: str = "mean", lam: float =
     now, not at the first step). ``aggregate``: ``mean``, ``min``, ``median`` or ``uwo`` (mean −
     ``lam``·std). ``cache_dir``: False (default: rollout texts rarely repeat) or an embedding cache
     folder."""
-    from rewardlab.serve.scorer import RewardScorer, ServeRules
+    from rewardlab.serve.scorer import ServeRules, shared_scorer
 
-    scorer = RewardScorer.load(model_dir, ServeRules(aggregate=aggregate, lam=lam, flat_var=flat_var), cache_dir)
+    scorer = shared_scorer(model_dir, ServeRules(aggregate=aggregate, lam=lam, flat_var=flat_var), cache_dir)
 
     def in_process(prompts: list[str], responses: list[str]) -> GroupedRewards:
         scores = scorer.score(prompts, responses)

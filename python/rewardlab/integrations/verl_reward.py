@@ -19,22 +19,16 @@ import threading
 from typing import Any, Sequence
 
 from rewardlab.errors import invalid
-from rewardlab.serve.scorer import RewardScorer, ServeRules
+from rewardlab.serve.scorer import RewardScorer, ServeRules, shared_scorer
 
 __all__ = ["compute_score", "compute_score_batch"]
 
-_lock = threading.Lock()
-_loaded: dict[tuple, RewardScorer] = {}
-
+_lock = threading.Lock()  # one model call at a time: trainers call from many threads
 
 def _scorer(model_dir: Any, aggregate: str, lam: float) -> RewardScorer:
     if not model_dir:
         raise invalid("model_dir", "is required: +reward.custom_reward_function.reward_kwargs.model_dir=/path/to/my-rm")
-    key = (str(model_dir), aggregate, float(lam))
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = RewardScorer.load(str(model_dir), ServeRules(aggregate=aggregate, lam=float(lam)), cache_dir=False)
-        return _loaded[key]
+    return shared_scorer(str(model_dir), ServeRules(aggregate=aggregate, lam=float(lam)), cache_dir=False)
 
 
 def _prompt(extra_info: Any, i: int) -> str:

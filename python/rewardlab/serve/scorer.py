@@ -8,6 +8,7 @@ composition inside the embedder).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, Sequence
@@ -189,3 +190,20 @@ class RewardScorer:
         split = [shaped[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
         flat = np.where(np.isnan(variance), False, variance < self.rules.flat_var)
         return GroupScores(names, members, split, variance, flat, confidence, advantage)
+
+
+_shared_lock = threading.Lock()
+_shared: dict[tuple, RewardScorer] = {}
+
+
+def shared_scorer(model_dir: str | Path, rules: ServeRules | None = None,
+                  cache_dir: str | Path | bool | None = False) -> RewardScorer:
+    """One scorer per (model folder, rules, cache) and process: what the in-process trainer
+    integrations call on every batch, so that the model and its embedders load on the first call
+    only, also when several threads make it at once."""
+    rules = rules or ServeRules()
+    key = (str(Path(model_dir).resolve()), rules, str(cache_dir))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = RewardScorer.load(model_dir, rules, cache_dir)
+        return _shared[key]
