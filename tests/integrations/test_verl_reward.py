@@ -42,10 +42,10 @@ def rollout_batch(tok):
     return data, rows, [len(r) for r in r_ids]
 
 
-def config(name, model_dir, manager="naive"):
+def config(name, model_dir, manager="naive", url=None):
+    kwargs = {"url": url} if url else {"model_dir": str(model_dir), "aggregate": "uwo", "lam": 0.5}
     return OmegaConf.create({"reward": {"custom_reward_function": {
-        "path": "pkg://rewardlab.integrations.verl_reward", "name": name,
-        "reward_kwargs": {"model_dir": str(model_dir), "aggregate": "uwo", "lam": 0.5}}}})
+        "path": "pkg://rewardlab.integrations.verl_reward", "name": name, "reward_kwargs": kwargs}}})
 
 
 def expected(model_dir, rows, tok):
@@ -56,12 +56,23 @@ def expected(model_dir, rows, tok):
     return m.mean(axis=0) - 0.5 * m.std(axis=0), m.std(axis=0)
 
 
+@pytest.fixture(scope="module")
+def uwo_server(model_dir):
+    from servers import start
+
+    server = start(model_dir, "--aggregate", "uwo", "--lam", "0.5")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.parametrize("route", ["in-process", "serve"])
 @pytest.mark.parametrize("name,manager", [("compute_score", "naive"), ("compute_score_batch", "batch")])
-def test_verls_reward_managers_put_rewardlab_rewards_on_the_last_response_token(model_dir, name, manager):
+def test_verls_reward_managers_put_rewardlab_rewards_on_the_last_response_token(model_dir, name, manager, route, request):
     from verl.workers.reward_manager import get_reward_manager_cls
 
     tok = word_tokenizer()
-    fn = get_custom_reward_fn(config(name, model_dir))  # verl's own loader, with reward_kwargs merged in
+    url = request.getfixturevalue("uwo_server") if route == "serve" else None
+    fn = get_custom_reward_fn(config(name, model_dir, url=url))  # verl's own loader, with reward_kwargs merged in
     reward_manager = get_reward_manager_cls(manager)(tokenizer=tok, num_examine=0, compute_score=fn)
     data, rows, lengths = rollout_batch(tok)
     out = reward_manager(data, return_dict=True)
@@ -80,3 +91,12 @@ def test_a_row_without_the_prompt_is_an_error_naming_where_to_put_it(model_dir):
         compute_score("hh", "yes", None, {"index": 3}, model_dir=str(model_dir))
     with pytest.raises(ValueError, match="model_dir"):
         compute_score("hh", "yes", None, {"prompt": "hi"})
+
+
+def test_model_dir_and_url_together_are_refused(model_dir):
+    from rewardlab.integrations.verl_reward import compute_score
+
+    with pytest.raises(ValueError, match="url"):
+        compute_score("hh", "yes", None, {"prompt": "Hi"}, model_dir=str(model_dir), url="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="url"):
+        compute_score("hh", "yes", None, {"prompt": "Hi"}, url="127.0.0.1:8000")

@@ -19,10 +19,6 @@ completions table.
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,6 +28,7 @@ import numpy as np
 from rewardlab.data.formats import flatten_messages
 from rewardlab.data.pairs import ASSISTANT_TAG
 from rewardlab.errors import invalid
+from rewardlab.serve.client import score_endpoint, score_remote
 
 __all__ = ["GroupedRewards", "RewardFunction", "remote_reward_function", "reward_function"]
 
@@ -125,13 +122,10 @@ def remote_reward_function(url: str, *, name: str = "rewardlab", timeout: float 
     function: each call is one ``POST /score`` with the batch's items grouped by prompt. The
     aggregation rule and shaping are the server's flags. A full server (503) is retried after its
     ``Retry-After`` up to ``retries`` times; any other refusal raises, with the server's reason."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise invalid("url", f"expected an http(s) URL of a rewardlab server, got {url!r}")
-    endpoint = url.rstrip("/") + "/score"
+    endpoint = score_endpoint(url)
 
     def remote(prompts: list[str], responses: list[str]) -> GroupedRewards:
-        body = json.dumps({"items": [{"prompt": p, "response": r, "group": p} for p, r in zip(prompts, responses)]})
-        answer = _post(endpoint, body.encode("utf-8"), timeout, retries)
+        answer = score_remote(endpoint, prompts, responses, prompts, timeout=timeout, retries=retries)
         items, groups = answer["items"], answer["groups"]
         nan = float("nan")
         return GroupedRewards(
@@ -142,24 +136,3 @@ def remote_reward_function(url: str, *, name: str = "rewardlab", timeout: float 
         )
 
     return RewardFunction(remote, name)
-
-
-def _post(endpoint: str, body: bytes, timeout: float, retries: int) -> dict:
-    request = urllib.request.Request(endpoint, data=body, method="POST", headers={"Content-Type": "application/json"})
-    for attempt in range(retries + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
-                return json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as err:
-            if err.code == 503 and attempt < retries:
-                time.sleep(float(err.headers.get("Retry-After", "1") or 1))
-                continue
-            try:
-                reason = json.loads(err.read().decode("utf-8"))["error"]
-                detail = f"{reason['field']}: {reason['message']}"
-            except (ValueError, KeyError, TypeError):
-                detail = err.reason
-            raise RuntimeError(f"the reward server at {endpoint} answered {err.code} ({detail})") from None
-        except urllib.error.URLError as err:
-            raise RuntimeError(f"cannot reach the reward server at {endpoint}: {err.reason}") from None
-    raise AssertionError("unreachable")
