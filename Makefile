@@ -43,6 +43,7 @@ bench: build
 	$(PY) benches/bench_gate.py
 	$(PY) benches/bench_memory.py
 	$(PY) benches/bench_serve.py
+	$(PY) benches/bench_grpo_step.py --json benches/results/grpo-step.json
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build
