@@ -182,15 +182,23 @@ def text_stats(completions: list[list[str]]) -> dict:
             "distinct_2": len(set(bigrams)) / max(len(bigrams), 1), "mean_words": len(words) / max(len(flat), 1)}
 
 
-def paired_gain(before: list[float], after: list[float]) -> dict:
-    """Mean over prompts of after - before, with a 95% t interval (prompts are the unit)."""
+def t_interval(values) -> list[float]:
+    """95% t interval of the mean (n >= 2): the units here are few (prompts, seeds)."""
     import numpy as np
     from scipy import stats
 
+    a = np.asarray(values, float)
+    half = float(stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
+    return [float(a.mean()) - half, float(a.mean()) + half]
+
+
+def paired_gain(before: list[float], after: list[float]) -> dict:
+    """Mean over prompts of after - before, with its 95% t interval (prompts are the unit)."""
+    import numpy as np
+
     d = np.asarray(after) - np.asarray(before)
-    half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
     return {"before": float(np.mean(before)), "after": float(np.mean(after)), "gain": float(d.mean()),
-            "ci95": [float(d.mean()) - half, float(d.mean()) + half]}
+            "ci95": t_interval(d)}
 
 
 def load_policy(spec: str):
@@ -287,13 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate, lr_scheduler_type="constant", beta=args.beta,
         scale_rewards=args.scale_rewards, temperature=args.temperature, logging_steps=1, report_to=[],
         use_cpu=True, seed=args.seed, save_strategy="no", reward_weights=[1.0, 0.0], disable_tqdm=True,
-        # TRL defaults both to True; on a CPU without bf16 units, bf16 autocast made a step ~5x slower,
+        # TRL defaults both to True; on a CPU without bf16 units, bf16 autocast made a step several times slower,
         # and a 135M model's activations fit in memory without checkpointing
         bf16=False, gradient_checkpointing=False,
     )
     trainer = GRPOTrainer(model=policy, processing_class=tokenizer, reward_funcs=funcs, args=config,
                           train_dataset=datasets.Dataset.from_dict({"prompt": rows}), callbacks=[WriteLog()])
-    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    initial = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     started = time.time()
     try:
         trainer.train()
@@ -307,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                                "gold": prompt_means(gold, held_out_requests, after, chat)}
         evaluation["prompts"] = held_out_requests
         (args.out / "evaluation.json").write_text(json.dumps(evaluation, indent=1) + "\n", encoding="utf-8")
-    change = sum(float((v.detach() - before[k]).pow(2).sum()) for k, v in trainer.model.named_parameters()) ** 0.5
+    change = sum(float((v.detach() - initial[k]).pow(2).sum()) for k, v in trainer.model.named_parameters()) ** 0.5
     if args.save_policy:
         trainer.model.save_pretrained(args.save_policy)
         tokenizer.save_pretrained(args.save_policy)

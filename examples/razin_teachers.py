@@ -41,13 +41,13 @@ def example():
     return module
 
 
-def within_share(model_dir: Path, requests: list[str], completions: list[list[str]]) -> dict:
+def within_share(ex, model_dir: Path, requests: list[str], completions: list[list[str]], chat: bool) -> dict:
     """Mean within-prompt variance of the model's rewards over the samples, and its share of the
     variance over all samples."""
     from rewardlab.integrations.trl import reward_function
 
     f = reward_function(model_dir)
-    rewards = np.array([f([[{"role": "user", "content": r}]] * len(cs), cs) for r, cs in zip(requests, completions)])  # chat policy
+    rewards = np.array([f([ex.as_prompt(r, chat)] * len(cs), cs) for r, cs in zip(requests, completions)])
     within = float(rewards.var(axis=1, ddof=1).mean())
     total = float(rewards.reshape(-1).var(ddof=1))
     return {"within_variance": within, "total_variance": total, "within_share": within / total}
@@ -64,15 +64,6 @@ def gold_gain(run: Path, k: int) -> dict:
     return {"gold": gold, "reward": own, "gold_gain": summary["gold_gain"]["gain"], "gold_gain_ci95": summary["gold_gain"]["ci95"],
             "reward_gain": summary["reward_gain"]["gain"], "log_gold_gain": float(np.mean(gold[-k:]) - np.mean(gold[:k])),
             "log_reward_gain": float(np.mean(own[-k:]) - np.mean(own[:k]))}
-
-
-def t_interval(values: list[float]) -> list[float]:
-    """95% t interval of the mean (n >= 2)."""
-    from scipy import stats
-
-    a = np.asarray(values, float)
-    half = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a))
-    return [float(a.mean() - half), float(a.mean() + half)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         candidates[name] = {"dir": str(model_dir), "accuracy": ex.accuracy(model_dir, files["prompts"])["accuracy"]}
     tokenizer, policy = ex.load_policy(args.policy)  # the initial policy: what the teachers first see
     completions = ex.sample(policy, tokenizer, requests[:args.sample_prompts], args.samples, args.max_completion_length, seed=0)
+    chat = bool(getattr(tokenizer, "chat_template", None))
     del policy
     for name, c in candidates.items():
-        c.update(within_share(Path(c["dir"]), requests[:args.sample_prompts], completions))
+        c.update(within_share(ex, Path(c["dir"]), requests[:args.sample_prompts], completions, chat))
     print(f"{'candidate':<16}{'accuracy':>10}{'within var':>12}{'share':>8}")
     for name, c in candidates.items():
         print(f"{name:<16}{c['accuracy']:>10.3f}{c['within_variance']:>12.4f}{c['within_share']:>8.3f}")
@@ -146,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "gold_gain": {n: {"mean": float(np.mean([r["gold_gain"] for r in runs[n]])),
                           "min": float(np.min([r["gold_gain"] for r in runs[n]])),
                           "max": float(np.max([r["gold_gain"] for r in runs[n]]))} for n in runs},
-        "high_minus_low": {"per_seed": diff, "mean": float(np.mean(diff)), "ci95": t_interval(diff)},
+        "high_minus_low": {"per_seed": diff, "mean": float(np.mean(diff)), "ci95": ex.t_interval(diff)},
     }
     (args.out / "razin.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     g = result["gold_gain"]

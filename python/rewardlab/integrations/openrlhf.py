@@ -28,6 +28,7 @@ __all__ = ["reward_func", "scorer_from_environment"]
 
 _lock = threading.Lock()  # one model call at a time: trainers call from many threads
 
+
 def scorer_from_environment() -> RewardScorer:
     """The scorer named by ``REWARDLAB_MODEL`` (and ``REWARDLAB_AGGREGATE``, ``REWARDLAB_LAM``,
     ``REWARDLAB_CACHE_DIR``), loaded once per process (read on every call: a changed variable

@@ -28,7 +28,7 @@ import numpy as np
 from rewardlab.data.formats import flatten_messages
 from rewardlab.data.pairs import ASSISTANT_TAG
 from rewardlab.errors import invalid
-from rewardlab.serve.client import score_endpoint, score_remote
+from rewardlab.serve.client import none_as_nan, score_endpoint, score_remote
 
 __all__ = ["GroupedRewards", "RewardFunction", "remote_reward_function", "reward_function"]
 
@@ -127,11 +127,10 @@ def remote_reward_function(url: str, *, name: str = "rewardlab", timeout: float 
     def remote(prompts: list[str], responses: list[str]) -> GroupedRewards:
         answer = score_remote(endpoint, prompts, responses, prompts, timeout=timeout, retries=retries)
         items, groups = answer["items"], answer["groups"]
-        nan = float("nan")
         return GroupedRewards(
-            np.array([nan if it["reward"] is None else it["reward"] for it in items], np.float64),
-            np.array([nan if it["std"] is None else it["std"] for it in items], np.float64),
-            np.array([nan if g["variance"] is None else g["variance"] for g in groups], np.float64),
+            np.array([none_as_nan(it["reward"]) for it in items], np.float64),
+            np.array([none_as_nan(it["std"]) for it in items], np.float64),
+            np.array([none_as_nan(g["variance"]) for g in groups], np.float64),
             np.array([bool(g["flat"]) for g in groups], bool),
         )
 

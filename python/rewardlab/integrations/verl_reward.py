@@ -12,8 +12,9 @@ verl's reward managers hand a reward function the decoded response and the row's
 not the prompt; an embedding reward model needs it, so it is read from ``extra_info["prompt"]``
 (or ``["question"]``, what verl's own data recipes store), and a row without either is an error
 naming both. With ``url``, the items go to the server's ``/score`` (its flags choose the rule), so
-the reward workers load no model. The score is a dict: verl serves ``score`` as the reward and logs the other keys
-(``reward_std``, the ensemble's uncertainty) beside it. The model loads once per process.
+the reward workers load no model. The score is a dict: verl serves ``score`` as the reward and logs
+the other keys (``reward_std``, the ensemble's uncertainty) beside it. The model loads once per
+process.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import threading
 from typing import Any, Sequence
 
 from rewardlab.errors import invalid
-from rewardlab.serve.client import score_endpoint, score_remote
+from rewardlab.serve.client import none_as_nan, score_endpoint, score_remote
 from rewardlab.serve.scorer import RewardScorer, ServeRules, shared_scorer
 
 __all__ = ["compute_score", "compute_score_batch"]
 
 _lock = threading.Lock()  # one model call at a time: trainers call from many threads
+
 
 def _scorer(model_dir: Any, aggregate: str, lam: float) -> RewardScorer:
     if not model_dir:
@@ -52,9 +54,7 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
         if model_dir is not None:
             raise invalid("url", "give either model_dir (score in this process) or url (a rewardlab server), not both")
         items = score_remote(score_endpoint(url), prompts, list(solution_strs))["items"]
-        nan = float("nan")
-        return [{"score": nan if it["reward"] is None else float(it["reward"]),
-                 "reward_std": nan if it["std"] is None else float(it["std"])} for it in items]
+        return [{"score": none_as_nan(it["reward"]), "reward_std": none_as_nan(it["std"])} for it in items]
     scorer = _scorer(model_dir, aggregate, lam)
     with _lock:  # one model call at a time
         s = scorer.score(prompts, list(solution_strs))

@@ -11,7 +11,12 @@ from typing import Any, Sequence
 
 from rewardlab.errors import invalid
 
-__all__ = ["score_endpoint", "score_remote"]
+__all__ = ["none_as_nan", "score_endpoint", "score_remote"]
+
+
+def none_as_nan(value: Any) -> float:
+    """A number of the server's answer as a float: the server writes a non-finite number as null."""
+    return float("nan") if value is None else float(value)
 
 
 def score_endpoint(url: Any) -> str:
