@@ -77,7 +77,7 @@ def rl_prompts(prompt_file: Path, n: int) -> list[str]:
                 seen.setdefault(request)
     requests = sorted(seen, key=lambda r: unit_hash(r, RL_SALT))
     if len(requests) < n:
-        raise SystemExit(f"--prompts: only {len(requests)} single-turn prompts in the RL part, asked for {n}")
+        raise SystemExit(f"--prompts (with --eval-prompts): only {len(requests)} single-turn prompts in the RL part, asked for {n} in all")
     return requests[:n]
 
 
