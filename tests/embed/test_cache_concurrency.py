@@ -3,6 +3,7 @@ stray files, no warnings, and every vector the one its text was embedded to."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -78,3 +79,47 @@ def test_two_writers_and_a_kill_minus_nine(tmp_path):
     assert len(cache) == 45_000
     everything = [f"text {i}" for i in range(0, 45_000, 451)]
     np.testing.assert_array_equal(cache.get(everything), np.stack([vec(t) for t in everything]))
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from rewardlab.embed.cache import EmbeddingCache
+    cache = EmbeddingCache(sys.argv[1], "opener|v1", 4)
+    cache.put([sys.argv[2]], np.full((1, 4), float(sys.argv[2]), np.float32))
+    """
+)
+
+
+def test_processes_opening_a_fresh_cache_together_all_get_in(tmp_path):
+    # Switching a new database to WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once (without waiting) to a connection that would deadlock. CI hit this with
+    # two writers; unretried it failed ~1 open in 200 here with 10 processes at once.
+    roots = [tmp_path / str(trial) for trial in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(root), str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for root in roots for i in range(8)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for e in errors if e]
+    for root in roots:
+        cache = EmbeddingCache(root, "opener|v1", 4)
+        np.testing.assert_array_equal(cache.get([str(i) for i in range(8)])[:, 0], np.arange(8, dtype=np.float32))
+
+
+def test_an_open_that_finds_the_database_locked_waits_and_retries(tmp_path, monkeypatch):
+    # The race above is rare; this forces it: the first two attempts find the lock taken.
+    real = EmbeddingCache._connect
+    attempts = []
+
+    def locked_twice(self):
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        return real(self)
+
+    monkeypatch.setattr(EmbeddingCache, "_connect", locked_twice)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a locked database is waited for, never set aside
+        cache = EmbeddingCache(tmp_path, "opener|v1", 4)
+    assert len(attempts) == 3 and len(cache) == 0
+    assert sorted(p.name for p in cache.dir.iterdir() if "unreadable" in p.name) == []

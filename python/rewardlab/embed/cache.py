@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import sqlite3
 import time
 import uuid
@@ -44,6 +45,10 @@ def text_key(text: str) -> bytes:
 
 def embedder_key(embedder_id: str) -> str:
     return hashlib.sha256(embedder_id.encode("utf-8")).hexdigest()[:20]
+
+
+def _is_lock_error(err: sqlite3.OperationalError) -> bool:
+    return "locked" in str(err) or "busy" in str(err)
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -70,25 +75,48 @@ class EmbeddingCache:
     # ---- opening ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
-        db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
-        # WAL + NORMAL: a committed chunk survives kill -9 of the process; after a power loss the
-        # last chunks may be gone but the database is consistent (and a rerun re-embeds them).
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
-        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
-        db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('embedder', ?), ('dim', ?)",
-                   (_FORMAT, self.embedder_id, str(self.dim)))
-        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
-        if meta.get("format") != _FORMAT or meta.get("embedder") != self.embedder_id or meta.get("dim") != str(self.dim):
-            raise sqlite3.DatabaseError(f"holds {meta}, not {self.embedder_id!r} of dim {self.dim}")
+        try:
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a committed chunk survives kill -9 of the process; after a power loss the
+            # last chunks may be gone but the database is consistent (and a rerun re-embeds them).
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('embedder', ?), ('dim', ?)",
+                       (_FORMAT, self.embedder_id, str(self.dim)))
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            if meta.get("format") != _FORMAT or meta.get("embedder") != self.embedder_id or meta.get("dim") != str(self.dim):
+                raise sqlite3.DatabaseError(f"holds {meta}, not {self.embedder_id!r} of dim {self.dim}")
+        except BaseException:
+            db.close()  # a half-set-up connection is not kept (a retry opens a fresh one)
+            raise
         return db
+
+    def _connect_waiting(self) -> sqlite3.Connection:
+        """:meth:`_connect`, retried while another process holds the lock.
+
+        SQLite does not call its busy handler everywhere: switching a new database to WAL needs
+        an exclusive lock, and a connection that would deadlock with another gets "database is
+        locked" at once. Two processes opening a fresh cache together hit this (CI did), so the
+        opening is retried with jittered back-off for as long as a writer would wait.
+        """
+        deadline = time.monotonic() + _BUSY_MS / 1000
+        pause = 0.005
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as err:
+                if not _is_lock_error(err) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 0.5)
 
     def _open(self) -> sqlite3.Connection:
         try:
-            return self._connect()
+            return self._connect_waiting()
         except sqlite3.OperationalError as err:
-            if "locked" in str(err) or "busy" in str(err):
+            if _is_lock_error(err):
                 raise
             return self._set_aside(err)
         except sqlite3.DatabaseError as err:  # not a database, or not ours
@@ -102,7 +130,7 @@ class EmbeddingCache:
             src = Path(f"{self.path}{suffix}")
             if src.exists():
                 os.replace(src, f"{bad}{suffix}")
-        return self._connect()
+        return self._connect_waiting()
 
     def _import_shards(self) -> None:
         """Moves vectors of the shard format (rewardlab <= 0.1) into the database, once."""
