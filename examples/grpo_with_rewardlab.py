@@ -204,7 +204,8 @@ def paired_gain(before: list[float], after: list[float]) -> dict:
 def load_policy(spec: str):
     from rewardlab.lm import load_causal_lm
 
-    tokenizer, model = load_causal_lm(spec)
+    # float32 on the CPU as loaded; TRL (accelerate) moves the policy to the accelerator it uses
+    tokenizer, model = load_causal_lm(spec, device="cpu", dtype="float32")
     model.train()
     return tokenizer, model
 

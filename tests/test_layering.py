@@ -17,6 +17,7 @@ PACKAGE = Path(rewardlab.__file__).parent
 # lower numbers sit lower; a module may import its own layer and the ones below it
 LAYERS = {
     "_core": 0, "errors": 0, "_utils": 0,
+    "devices": 1,  # where the neural models run: lm, embed, models and fastslow read it
     "datasets": 1, "data": 1, "lm": 1,
     "embed": 2,
     "models": 3, "credit": 3,

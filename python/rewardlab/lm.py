@@ -79,8 +79,9 @@ def _no_gguf_bar() -> Iterator[None]:
         gguf_utils.tqdm = bar
 
 
-def load_causal_lm(spec: str):
-    """(tokenizer, model) in float32 on the CPU, in eval mode, loaded without network access."""
+def load_causal_lm(spec: str, device: Any = None, dtype: Any = None):
+    """(tokenizer, model) in eval mode, loaded without network access, on ``device`` in ``dtype``
+    (torch objects or names as :mod:`rewardlab.devices` takes them; None: the process default)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -128,16 +129,22 @@ def load_causal_lm(spec: str):
     except (OSError, ValueError, KeyError) as err:
         # e.g. a config whose architecture exists only as custom code (auto_map): refused, not run
         raise invalid("model", f"cannot load a causal LM from {source}: {err}") from None
+    from rewardlab.devices import resolve_device, resolve_dtype
+
+    dev = device if not isinstance(device, (str, type(None))) else resolve_device(device)
+    dt = dtype if not isinstance(dtype, (str, type(None))) else resolve_dtype(dtype, dev)
+    model.to(device=dev, dtype=dt)
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
 
 
-def pad_batch(seqs, pad_id: int, left: bool = False):
+def pad_batch(seqs, pad_id: int, left: bool = False, device=None):
     """``(input_ids, attention_mask)`` long tensors ``[len(seqs), longest]`` of token-id lists,
     padded on the right (forward passes: real tokens keep their positions) or on the left
-    (generation: every row ends at the same column)."""
+    (generation: every row ends at the same column); built on the host and moved to ``device``
+    (the model's) in one copy each."""
     import torch
 
     width = max(map(len, seqs))
@@ -147,5 +154,6 @@ def pad_batch(seqs, pad_id: int, left: bool = False):
         cols = slice(width - len(s), width) if left else slice(0, len(s))
         ids[r, cols] = torch.tensor(s, dtype=torch.long)
         attn[r, cols] = 1
+    if device is not None:
+        ids, attn = ids.to(device), attn.to(device)
     return ids, attn
-

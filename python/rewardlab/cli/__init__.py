@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure(quiet=getattr(args, "quiet", False))
     try:
+        if hasattr(args, "device"):  # a missing GPU is refused before any data is read
+            from rewardlab.devices import set_default
+
+            set_default(args.device, args.dtype)
         if getattr(args, "cache_dir", None) not in (None, False):
             from rewardlab._utils.outputs import check_output_dir
 

@@ -30,8 +30,29 @@ def count_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _device(text: str) -> str:
+    from rewardlab.devices import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from None
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype``: where the neural models run (see rewardlab.devices)."""
+    from rewardlab.devices import DTYPES
+
+    g = p.add_argument_group("hardware")
+    g.add_argument("--device", type=_device, default="auto", metavar="DEVICE",
+                   help="auto|cpu|cuda|cuda:N|mps for the embedders, LMs and head training (default auto: CUDA when available, else CPU)")
+    g.add_argument("--dtype", choices=DTYPES, default="auto",
+                   help="precision of the frozen models (default auto: float32 on the CPU, bfloat16 on CUDA where supported); heads train in float32")
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
-    """``--cache-dir``, ``--no-cache`` and ``--quiet``."""
+    """``--cache-dir``, ``--no-cache``, ``--quiet``, ``--device`` and ``--dtype``."""
+    add_device(p)
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-cache", dest="cache_dir", action="store_false", default=None,

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rewardlab.cli._common import count_at_least, progress, say
+from rewardlab.cli._common import add_device, count_at_least, progress, say
 from rewardlab.errors import InvalidInputError
 
 
@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="GSM8K only: also estimate every state's value from 2 x N sampled rollouts and compare cost and spread")
     p.add_argument("--max-new-tokens", type=count_at_least(1), default=48, help="length of a Monte Carlo rollout (default 48)")
     p.add_argument("--batch-size", type=count_at_least(1), default=8)
+    add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

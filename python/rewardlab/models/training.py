@@ -28,9 +28,16 @@ class TrainConfig:
     patience: int = 8  # epochs without a better dev loss before stopping
     bootstrap: bool = True  # each member trains on a bootstrap resample of the training pairs
     seed: int = 0
+    # where the heads train (rewardlab.devices; None: the process default). Heads always train
+    # in float32 and come back to the CPU, where they score.
+    device: str | None = None
 
     def validate(self) -> None:
         """Raises :class:`~rewardlab.errors.InvalidInputError` naming the first bad field."""
+        if self.device is not None:
+            from rewardlab.devices import check_device
+
+            check_device(self.device)
         if self.loss not in LOSSES:
             raise invalid("loss", f"expected one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name in ("epochs", "batch_size", "patience"):
@@ -73,23 +80,26 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
 def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainConfig, seed: int, embedder: str) -> Member:
     """Trains one head with AdamW; early-stops on the dev loss and keeps the best epoch."""
     config.validate()
+    from rewardlab.devices import resolve_device
+
+    where = resolve_device(config.device)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    idx = torch.from_numpy(rng.integers(0, len(train), len(train)) if config.bootstrap else np.arange(len(train)))
-    # The features are read in place; only each batch is gathered (a bootstrap copy of the whole
-    # training set per member would double the memory of a large run).
-    xc, xr = _tensor(train.chosen), _tensor(train.rejected)
-    head = MLPHead(HeadConfig(dim=train.chosen.shape[1], hidden=tuple(config.hidden), dropout=config.dropout))
+    idx = torch.from_numpy(rng.integers(0, len(train), len(train)) if config.bootstrap else np.arange(len(train))).to(where)
+    # The features are read in place (on the CPU; copied once to another device); only each batch
+    # is gathered (a bootstrap copy of the whole training set per member would double the memory).
+    xc, xr = _tensor(train.chosen).to(where), _tensor(train.rejected).to(where)
+    head = MLPHead(HeadConfig(dim=train.chosen.shape[1], hidden=tuple(config.hidden), dropout=config.dropout)).to(where)
     opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    dev_c = _tensor(dev.chosen) if dev is not None else None
-    dev_r = _tensor(dev.rejected) if dev is not None else None
+    dev_c = _tensor(dev.chosen).to(where) if dev is not None else None
+    dev_r = _tensor(dev.rejected).to(where) if dev is not None else None
     best_state, best_loss, best_epoch, stale = None, float("inf"), 0, 0
     started = time.perf_counter()
     epoch = 0
     for epoch in range(1, config.epochs + 1):
         head.train()
-        order = torch.randperm(len(idx), generator=gen)
+        order = torch.randperm(len(idx), generator=gen).to(where)
         for start in range(0, len(order), config.batch_size):
             b = idx[order[start : start + config.batch_size]]
             loss = preference_loss(config.loss, head(xc[b]), head(xr[b]), config.margin)
@@ -117,6 +127,7 @@ def train_member(train: PairFeatures, dev: PairFeatures | None, config: TrainCon
         # e.g. a learning rate so large that the weights overflowed: never save such a head
         raise invalid("lr", f"training diverged (non-finite scores after training member seed {seed}) with lr={config.lr}; lower the learning rate")
     offset, scale = float(raw.mean()), float(raw.std()) or 1.0
+    head.to("cpu")
     info = {
         "seed": seed,
         "epochs_run": epoch,

@@ -52,11 +52,12 @@ class PrefixLM:
     count: TokenCount = field(default_factory=TokenCount)
 
     @classmethod
-    def load(cls, spec: str = "smollm2", **kw) -> "PrefixLM":
-        """The causal LM ``spec`` (``smollm2``, a model folder or a ``.gguf``; offline, no remote code)."""
+    def load(cls, spec: str = "smollm2", device: str | None = None, dtype: str | None = None, **kw) -> "PrefixLM":
+        """The causal LM ``spec`` (``smollm2``, a model folder or a ``.gguf``; offline, no remote
+        code) on ``device`` in ``dtype`` (:mod:`rewardlab.devices`; None: the process default)."""
         from rewardlab.lm import load_causal_lm
 
-        tok, model = load_causal_lm(spec)
+        tok, model = load_causal_lm(spec, device=device, dtype=dtype)
         return cls(tok, model, **kw)
 
     def encode(self, text: str) -> list[int]:
@@ -106,14 +107,15 @@ def state_logprobs(lm: PrefixLM, pieces: Sequence[str], completions: Sequence[st
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
     started = time.perf_counter()
     with torch.inference_mode():
-        first = lm.model(input_ids=torch.tensor([trace]), use_cache=True)
+        dev = lm.model.device
+        first = lm.model(input_ids=torch.tensor([trace], device=dev), use_cache=True)
         past = first.past_key_values
         if not hasattr(past, "batch_repeat_interleave"):
             return _forced_logprobs(lm, [trace[:e] for e in ends], comp_ids)
         lm.count.forward_tokens += L
         # the first completion token is predicted at the state's last position
         at_ends = torch.log_softmax(first.logits[0, torch.as_tensor(ends - 1)].double(), dim=-1)
-        out[:] = at_ends[:, [c[0] for c in comp_ids]].numpy()
+        out[:] = at_ends[:, [c[0] for c in comp_ids]].cpu().numpy()
         rows = [(k, m) for k in range(K) for m in range(M) if len(comp_ids[m]) > 1]
         width = longest - 1
         for b in range(0, len(rows), lm.batch_size):
@@ -121,19 +123,23 @@ def state_logprobs(lm: PrefixLM, pieces: Sequence[str], completions: Sequence[st
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             attn = torch.zeros((len(batch), L + width), dtype=torch.long)
             pos = torch.zeros((len(batch), width), dtype=torch.long)
+            target = torch.zeros((len(batch), width), dtype=torch.long)  # the token each position predicts
             for i, (k, m) in enumerate(batch):
                 feed = comp_ids[m][:-1]
                 ids[i, : len(feed)] = torch.tensor(feed)
+                target[i, : len(feed)] = torch.tensor(comp_ids[m][1:])
                 attn[i, : ends[k]] = 1
                 attn[i, L : L + len(feed)] = 1
                 pos[i] = int(ends[k]) + torch.arange(width)
             cache = copy.deepcopy(past)
             cache.batch_repeat_interleave(len(batch))
+            ids, attn, pos, target = (t.to(dev) for t in (ids, attn, pos, target))
             logits = lm.model(input_ids=ids, attention_mask=attn, position_ids=pos, past_key_values=cache).logits
-            logp = torch.log_softmax(logits.double(), dim=-1)
+            logp = torch.log_softmax(logits.double(), dim=-1).gather(-1, target[..., None])[..., 0]
+            # summed on the device over each row's real positions; one copy to the host per batch
+            sums = (logp * attn[:, L:]).sum(1).cpu().numpy()
             for i, (k, m) in enumerate(batch):
-                rest = comp_ids[m][1:]
-                out[k, m] += float(logp[i, torch.arange(len(rest)), torch.tensor(rest)].sum())
+                out[k, m] += sums[i]
             lm.count.forward_tokens += int(attn[:, L:].sum())
     lm.count.seconds += time.perf_counter() - started
     return out
@@ -164,12 +170,17 @@ def _forced_logprobs(lm: PrefixLM, pre_ids: Sequence[list[int]], comp_ids: Seque
                 p = pre_ids[k][-max(1, lm.max_length - len(c)) :]  # keep the prefix's end
                 seqs.append(p + c)
                 spans.append((len(p), len(p) + len(c)))
-            ids, attn = pad_batch(seqs, pad)
+            ids, attn = pad_batch(seqs, pad, device=lm.model.device)
             logits = lm.model(input_ids=ids, attention_mask=attn).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-            for i, ((k, m), (lo, hi)) in enumerate(zip(batch, spans)):
-                # token t is predicted at position t - 1
-                out[k, m] = float(logp[i, lo - 1 : hi - 1].double().sum())
+            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0].double()
+            # token t is predicted at position t - 1: each row sums positions [lo - 1, hi - 1)
+            # on the device, and the batch's sums come to the host in one copy
+            col = torch.arange(logp.shape[1], device=logp.device)
+            lo = torch.tensor([a - 1 for a, _ in spans], device=logp.device)[:, None]
+            hi = torch.tensor([b - 1 for _, b in spans], device=logp.device)[:, None]
+            sums = torch.where((col >= lo) & (col < hi), logp, 0.0).sum(1).cpu().numpy()
+            for i, (k, m) in enumerate(batch):
+                out[k, m] = sums[i]
             lm.count.forward_tokens += int(attn.sum())
     lm.count.seconds += time.perf_counter() - started
     return out
@@ -206,12 +217,12 @@ def monte_carlo_values(
     with torch.inference_mode():
         for b in range(0, len(rows), max(max_rows, 1)):
             batch = rows[b : b + max_rows]
-            ids, attn = pad_batch([pre_ids[k] for k in batch], pad, left=True)
+            ids, attn = pad_batch([pre_ids[k] for k in batch], pad, left=True, device=lm.model.device)
             gen = lm.model.generate(
                 input_ids=ids, attention_mask=attn, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
                 max_new_tokens=max_new_tokens, pad_token_id=pad,
             )
-            new = gen[:, ids.shape[1] :]
+            new = gen[:, ids.shape[1] :].cpu()
             # a row that stopped early is padded after its EOS; count up to and including it
             done = (new == eos).int().cumsum(1)
             lengths = ((done == 0) | ((done == 1) & (new == eos))).sum(1)
