@@ -30,3 +30,25 @@ def tiny_policy(folder) -> str:
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return str(folder)
+
+
+CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} \n{% endfor %}"
+
+
+def tiny_reward_model(folder, words=WORDS, chat: bool = False, seed: int = 0) -> str:
+    """A one-layer random Llama sequence classifier with one label (the layout of TRL's
+    RewardTrainer and RewardBench models), saved with a word tokenizer (and a chat template)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    reserved = {"<pad>", "<eos>", "<unk>", "Human:", "Assistant:", "?"}  # word_tokenizer adds these itself
+    tok = word_tokenizer([w for w in dict.fromkeys([*words, "user", "assistant", ":"]) if w not in reserved])
+    if chat:
+        tok.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                         pad_token_id=0, eos_token_id=1, bos_token_id=None, num_labels=1)
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)

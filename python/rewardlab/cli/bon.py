@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from rewardlab.shaping import SHAPINGS
 
     p = sub.add_parser("bon", help="soft best-of-N with shaped vs raw rewards on gold-labelled candidates (win-tie rates)")
-    p.add_argument("--model", metavar="DIR", help="the reward model r_U")
+    p.add_argument("--model", metavar="DIR", help="the reward model r_U: a model folder or hf:PATH")
     p.add_argument("--simulate-noise", type=float, default=None, metavar="SIGMA",
                    help="instead of a model: r_U = gold/std(gold) + SIGMA * N(0, 1), a reward of known quality")
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")

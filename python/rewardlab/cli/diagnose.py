@@ -12,7 +12,7 @@ from rewardlab.cli._common import add_common, count_at_least, progress, say
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds the subcommand and its arguments to ``sub``."""
     p = sub.add_parser("diagnose", help="teacher report: on-policy accuracy and reward variance of reward models on best-of-N samples")
-    p.add_argument("--model", action="append", required=True, metavar="DIR", help="model folder; repeat to compare several")
+    p.add_argument("--model", action="append", required=True, metavar="DIR", help="model folder or hf:PATH; repeat to compare several")
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--no-members", action="store_true", help="only the aggregation rules, not every ensemble member")
     p.add_argument("--limit", type=count_at_least(1), default=None, help="use only the first L prompts")

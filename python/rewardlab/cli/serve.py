@@ -13,7 +13,7 @@ from rewardlab.cli._common import AGGREGATES, add_common, count_at_least, say
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds the subcommand and its arguments to ``sub``."""
     p = sub.add_parser("serve", help="serve a reward model over HTTP to an RL trainer (OpenRLHF /get_reward, /score)")
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", required=True, metavar="DIR", help="a rewardlab model folder, or hf:PATH (a transformers sequence-classification reward model)")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean", help="ensemble rule (default mean)")
     p.add_argument("--lam", type=float, default=1.0, help="uwo's penalty: mean - LAM * std (default 1)")
     p.add_argument("--shaping", choices=("none", "stackelberg"), default="none",

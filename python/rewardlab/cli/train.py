@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", action="append", required=True, metavar="FILE", help="preference file (jsonl[.gz]); repeat for several")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the model to")
     p.add_argument("--embedder", action="append", default=None, metavar="SPEC",
-                   help=f"one of {', '.join(EMBEDDERS)} (default minilm); repeat to alternate embedders across members")
+                   help=f"one of {', '.join(EMBEDDERS)} (default minilm); repeat to alternate embedders across members; "
+                        "hf:PATH (a sequence-classification reward model inside --out) joins as one more member, as it is")
     p.add_argument("--members", type=count_at_least(1), default=5, help="ensemble size K (default 5)")
     p.add_argument("--loss", choices=LOSS_NAMES, default="bt", help="bt (Bradley-Terry), margin (hinge) or cls (classification)")
     p.add_argument("--hidden", type=count_at_least(1), nargs="*", default=[256], help="hidden layer widths (default 256; none = linear)")
@@ -41,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardlab.embed import check_spec
+    from rewardlab.embed import BUILTIN_EMBEDDERS, check_spec, model_file_spec
+    from rewardlab.errors import InvalidInputError
     from rewardlab.models import TrainConfig
     from rewardlab._utils.outputs import check_output_dir
     from rewardlab.data import check_fractions, iter_many
@@ -61,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     config.validate()
     for spec in args.embedder:
         check_spec(spec)
+        if spec.startswith(("lm:", "lm-chat:", "hf:")) and spec not in BUILTIN_EMBEDDERS and model_file_spec(spec, args.out) == spec:
+            # a model file names models only inside its own folder (see model_file_embedder)
+            raise InvalidInputError(f"embedder: {spec} is outside --out {args.out}; a model file may name a model only "
+                                    f"inside its own folder: copy it into {args.out} first and name that copy")
     check_fractions(args.dev, args.test)
     split = {"dev": args.dev, "test": args.test, "salt": args.split_salt}
     started = time.perf_counter()

