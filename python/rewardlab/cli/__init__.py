@@ -44,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rewardlab.devices import set_default
 
             set_default(args.device, args.dtype)
+        if getattr(args, "ray", None) is not None:
+            from rewardlab.embed import executors
+
+            executors.set_default(executors.RayExecutor(address=args.ray or None, workers=args.ray_workers,
+                                                        num_gpus=args.ray_gpus))
         if getattr(args, "cache_dir", None) not in (None, False):
             from rewardlab._utils.outputs import check_output_dir
 

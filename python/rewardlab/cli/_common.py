@@ -50,9 +50,19 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="precision of the frozen models (default auto: float32 on the CPU, bfloat16 on CUDA where supported); heads train in float32")
 
 
+def add_ray(p: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]``, ``--ray-workers`` and ``--ray-gpus``: embed on Ray Data workers."""
+    g = p.add_argument_group("ray")
+    g.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on Ray Data workers: a cluster address, or none for $RAY_ADDRESS or else a local Ray (pip install 'rewardlab[ray]')")
+    g.add_argument("--ray-workers", type=count_at_least(1), default=2, metavar="N", help="Ray actors, each loading the embedder once (default 2)")
+    g.add_argument("--ray-gpus", type=float, default=0.0, metavar="G", help="GPUs per Ray actor (default 0; 1 with --device cuda on a GPU cluster)")
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
-    """``--cache-dir``, ``--no-cache``, ``--quiet``, ``--device`` and ``--dtype``."""
+    """``--cache-dir``, ``--no-cache``, ``--quiet``, ``--device``, ``--dtype`` and ``--ray``."""
     add_device(p)
+    add_ray(p)
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-cache", dest="cache_dir", action="store_false", default=None,

@@ -90,6 +90,17 @@ def check_spec(spec: str) -> None:
     raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
 
 
+def _is_spec(name: object) -> bool:
+    """Whether ``name`` is a spec :func:`get_embedder` can rebuild an embedder from."""
+    if not isinstance(name, str):
+        return False
+    try:
+        check_spec(name)
+    except ValueError:
+        return False
+    return True
+
+
 def get_embedder(spec: str, device: str | None = None, dtype: str | None = None) -> Embedder:
     """The embedder named by ``spec``, loaded once per process and placement.
 
@@ -158,6 +169,7 @@ def embed_texts(
     chunk_size: int = 512,
     progress: bool | None = None,
     max_batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    executor=None,
 ) -> np.ndarray:
     """float32 ``[len(texts), dim]``, embedding only the texts the cache lacks.
 
@@ -167,7 +179,10 @@ def embed_texts(
     padded tokens (and ``batch_size`` texts): on a CPU a transformer's cost is per token, and
     large padded batches lose to small ones of similar lengths (docs/serve.md measures it).
     ``progress`` defaults to a bar on an interactive stderr. ``cache_dir``: a folder, None for
-    :func:`default_cache_dir`, or False for no cache (as ``use_cache=False``).
+    :func:`default_cache_dir`, or False for no cache (as ``use_cache=False``). ``executor``: a
+    :class:`~rewardlab.embed.executors.RayExecutor` to embed the missing texts on Ray Data
+    workers (default: the process's, set by ``--ray``; None runs here); the cache is filled
+    from the workers' batches as they arrive.
     """
     if batch_size < 1:
         raise invalid("batch_size", f"must be at least 1, got {batch_size}")
@@ -181,11 +196,30 @@ def embed_texts(
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise invalid("texts", f"item {bad} is a {type(texts[bad]).__name__}, not a str")
+    from rewardlab.embed.executors import EmbedStage, default as default_executor, stage_kwargs
+
+    executor = executor if executor is not None else default_executor()
+    if executor is not None and not _is_spec(getattr(embedder, "name", None)):
+        executor = None  # an embedder object of the user's own: workers could not rebuild it
     if not use_cache:
-        return _embed_all(embedder, texts, batch_size, progress, max_batch_tokens=max_batch_tokens)
+        if executor is None:
+            return _embed_all(embedder, texts, batch_size, progress, max_batch_tokens=max_batch_tokens)
+        out = np.zeros((len(texts), embedder.dim), np.float32)
+        for batch in executor.run(EmbedStage, stage_kwargs(embedder, batch_size, max_batch_tokens), texts):
+            out[batch["index"]] = batch["vector"]
+        return out
     folder = default_cache_dir() if cache_dir is None or isinstance(cache_dir, bool) else cache_dir
     cache = EmbeddingCache(folder, embedder.id, embedder.dim)
     todo = cache.missing(texts)
+    if todo and executor is not None:
+        bar = _bar(len(todo), f"embed {embedder.name} on ray", progress)
+        for batch in executor.run(EmbedStage, stage_kwargs(embedder, batch_size, max_batch_tokens), todo):
+            cache.put([todo[i] for i in batch["index"]], batch["vector"])  # committed as each batch arrives
+            if bar is not None:
+                bar.update(len(batch["index"]))
+        if bar is not None:
+            bar.close()
+        todo = []
     if todo:
         bar = _bar(len(todo), f"embed {embedder.name}", progress)
         for start in range(0, len(todo), chunk_size):
