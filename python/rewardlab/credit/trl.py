@@ -19,6 +19,7 @@ import torch
 
 from rewardlab import _core
 from rewardlab.credit._torch import to_torch, values_np
+from rewardlab.credit.on_device import group_normalize as on_device_normalize, on_device
 from rewardlab.errors import invalid
 
 __all__ = ["grpo_advantages"]
@@ -36,9 +37,9 @@ def grpo_advantages(
     """Returns ``(advantages, is_std_zero)``, both ``(N,)``.
 
     One Rust call (``_core.group_normalize``): on a few thousand rewards, a chain of numpy or
-    torch operations costs its per-call overhead many times over.
+    torch operations costs its per-call overhead many times over. A tensor on a GPU is normalised
+    there instead (:mod:`rewardlab.credit.on_device`), so the step never waits on a copy.
     """
-    rpf = values_np(rewards_per_func, "rewards_per_func")
     weights: Any = reward_weights
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().cpu().double().numpy()
@@ -52,6 +53,12 @@ def grpo_advantages(
     g = num_generations
     if not isinstance(g, (int, np.integer)) or isinstance(g, bool) or g < 1:
         raise invalid("num_generations", f"must be a positive integer, got {num_generations!r}")
+    if on_device(rewards_per_func):  # a CUDA/MPS tensor stays on its device (no stream sync)
+        exact = rewards_per_func.dtype in (torch.float32, torch.float64)
+        work = rewards_per_func.detach() if exact else rewards_per_func.detach().float()
+        adv, is_std_zero = on_device_normalize(work, weights, int(g), scale_rewards, multi_objective_aggregation)
+        return adv.to(rewards_per_func.dtype if rewards_per_func.is_floating_point() else torch.float32), is_std_zero
+    rpf = values_np(rewards_per_func, "rewards_per_func")
     adv, is_std_zero = _core.group_normalize(rpf, weights, int(g), scale_rewards, multi_objective_aggregation)
     dev = rewards_per_func.device
     return to_torch(adv, dev, rewards_per_func.dtype), to_torch(is_std_zero, dev, torch.bool)

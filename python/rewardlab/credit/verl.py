@@ -26,6 +26,7 @@ import torch
 
 from rewardlab import _core
 from rewardlab.credit import WhitenSpec
+from rewardlab.credit.on_device import kl_value, on_device
 from rewardlab.credit._torch import mask_np, padded_np, product_dtype, to_torch, values_like, values_np
 from rewardlab.credit.groups import group_codes
 from rewardlab.errors import invalid
@@ -241,6 +242,14 @@ def kl_penalty(logprob: torch.Tensor, ref_logprob: torch.Tensor, kl_penalty: str
     if kl_penalty == "full":
         raise NotImplementedError
     base = kl_penalty[:-1] if kl_penalty.endswith("+") else kl_penalty
+    if on_device(logprob) or on_device(ref_logprob):
+        # inside a GPU loss: computed on the device with torch (autograd as verl's own), no copy
+        dtype = product_dtype(logprob, ref_logprob)
+        value = kl_value(logprob, ref_logprob, base, dtype)
+        if kl_penalty.endswith("+") and base not in ("mse", "k2"):
+            k2 = kl_value(logprob, ref_logprob, "k2", dtype)
+            return value.detach() + k2 - k2.detach()  # k2's gradient, the estimator's value
+        return value
     lp = values_np(logprob, "logprob")
     rp = values_like(ref_logprob, "ref_logprob", lp, "logprob")
     dtype = product_dtype(logprob, ref_logprob)
