@@ -45,6 +45,7 @@ bench: build
 	$(PY) benches/bench_serve.py
 	$(PY) benches/bench_grpo_step.py --json benches/results/grpo-step.json
 	$(PY) benches/bench_ray.py --json benches/results/ray.json
+	$(PY) benches/bench_padding.py --json benches/results/padding.json
 
 # Whole test suite: the Rust core's cargo tests, then pytest on the package.
 test: build

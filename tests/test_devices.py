@@ -113,3 +113,37 @@ def test_the_process_default_places_what_is_built_without_an_argument(tmp_path, 
     prefixes, completions = ["hello ?", "help ? i"], [" thanks", " can not do that"]
     np.testing.assert_allclose(completion_logprobs(half, prefixes, completions),
                                completion_logprobs(full, prefixes, completions), rtol=0.05, atol=0.1)
+
+
+class Recorder:
+    """An embedder that counts one token per word and keeps the batches it was given."""
+
+    name, id, dim = "recorder", "recorder|v1", 2
+
+    def __init__(self):
+        self.batches = []
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+    def embed(self, texts):
+        self.batches.append(list(texts))
+        return np.zeros((len(texts), 2), np.float32)
+
+
+def test_max_batch_tokens_sets_the_budget_of_every_embedding_batch(default_placement, capsys):
+    from rewardlab.embed import DEFAULT_BATCH_TOKENS, embed_texts
+
+    texts = ["w " * n for n in (5, 3, 3, 2, 1, 1, 9)]
+    rec = Recorder()
+    embed_texts(rec, texts, cache_dir=False)
+    assert len(rec.batches) == 1 and DEFAULT_BATCH_TOKENS >= 9 * len(texts)  # the default fits them all
+    devices.set_default("cpu", "auto", batch_tokens=6)
+    rec = Recorder()
+    embed_texts(rec, texts, cache_dir=False)
+    assert [len(b) for b in rec.batches] == [1, 1, 2, 3]  # 9 | 5 | 3 3 | 2 1 1 (padded to 2: 3 x 2 = 6)
+    with pytest.raises(InvalidInputError, match="^max_batch_tokens: must be a positive integer"):
+        devices.set_default("cpu", "auto", batch_tokens=0)
+    with pytest.raises(SystemExit):
+        main(["eval", "--model", "m", "--data", "d", "--max-batch-tokens", "0"])
+    assert "argument --max-batch-tokens: must be at least 1, got 0" in capsys.readouterr().err

@@ -37,6 +37,7 @@ class Placement:
 
     device: str = "auto"
     dtype: str = "auto"
+    batch_tokens: int | None = None  # padded tokens per embedding batch (None: rewardlab.embed's default)
 
 
 _default = Placement()
@@ -113,11 +114,14 @@ def resolve(device: str | None = None, dtype: str | None = None) -> tuple[Any, A
     return dev, resolve_dtype(dtype, dev)
 
 
-def set_default(device: str = "auto", dtype: str = "auto") -> Placement:
-    """Sets the placement of models built without an explicit ``device``/``dtype``; checks that
-    the device exists now (a typo or a missing GPU fails before any data is read)."""
+def set_default(device: str = "auto", dtype: str = "auto", batch_tokens: int | None = None) -> Placement:
+    """Sets the placement of models built without an explicit ``device``/``dtype`` (and the
+    padded-token budget of embedding batches: a GPU wants more than the CPU's default); checks
+    that the device exists now (a typo or a missing GPU fails before any data is read)."""
     global _default
-    placement = Placement(check_device(device), check_dtype(dtype))
+    if batch_tokens is not None and (not isinstance(batch_tokens, int) or batch_tokens < 1):
+        raise invalid("max_batch_tokens", f"must be a positive integer, got {batch_tokens!r}")
+    placement = Placement(check_device(device), check_dtype(dtype), batch_tokens)
     if placement.device not in ("auto", "cpu"):
         resolve_device(placement.device)
     _default = placement

@@ -39,3 +39,17 @@ def test_without_a_counter_or_a_budget_batches_are_fixed_size_by_length():
     texts = ["a", "abc", "ab", "abcd", "abcde"]
     for embedder, budget in ((NoCounter(), 5), (WordCounter(), None)):
         assert length_batches(embedder, texts, 2, budget) == [[4, 3], [1, 2], [0]]
+
+
+def test_causal_lm_embedders_count_what_they_read_and_batch_by_it(tmp_path):
+    # the lm: embedders had no counter, so their batches ignored the token budget
+    from rewardlab.embed import get_embedder
+    from tiny_models import tiny_policy
+
+    embedder = get_embedder("lm:" + tiny_policy(tmp_path / "lm"), device="cpu", dtype="float32")
+    texts = ["hello " * n + "?" for n in (1, 40, 3, 700, 12)]
+    ids = [embedder.tokenizer(t)["input_ids"] for t in texts]
+    assert embedder.count_tokens(texts) == [min(len(i), embedder.max_tokens) for i in ids]
+    batches = length_batches(embedder, texts, 64, 100)
+    assert batches[0] == [3] and sorted(i for b in batches for i in b) == list(range(5))
+    assert all(len(b) == 1 or max(embedder.count_tokens([texts[i] for i in b])) * len(b) <= 100 for b in batches)

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "device"):  # a missing GPU is refused before any data is read
             from rewardlab.devices import set_default
 
-            set_default(args.device, args.dtype)
+            set_default(args.device, args.dtype, getattr(args, "max_batch_tokens", None))
         if getattr(args, "ray", None) is not None:
             from rewardlab.embed import executors
 

@@ -48,6 +48,8 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="auto|cpu|cuda|cuda:N|mps for the embedders, LMs and head training (default auto: CUDA when available, else CPU)")
     g.add_argument("--dtype", choices=DTYPES, default="auto",
                    help="precision of the frozen models (default auto: float32 on the CPU, bfloat16 on CUDA where supported); heads train in float32")
+    g.add_argument("--max-batch-tokens", type=count_at_least(1), default=None, metavar="N",
+                   help="padded tokens per embedding batch, texts sorted by length (default 1024, best measured on a CPU; a GPU wants more, e.g. 16384)")
 
 
 def add_ray(p: argparse.ArgumentParser) -> None:

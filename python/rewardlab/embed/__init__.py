@@ -168,7 +168,7 @@ def embed_texts(
     batch_size: int = 64,
     chunk_size: int = 512,
     progress: bool | None = None,
-    max_batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
+    max_batch_tokens: int | None | str = "auto",
     executor=None,
 ) -> np.ndarray:
     """float32 ``[len(texts), dim]``, embedding only the texts the cache lacks.
@@ -178,6 +178,8 @@ def embed_texts(
     compute; an embedder that counts its tokens gets batches of at most ``max_batch_tokens``
     padded tokens (and ``batch_size`` texts): on a CPU a transformer's cost is per token, and
     large padded batches lose to small ones of similar lengths (docs/serve.md measures it).
+    ``"auto"``: the process's ``--max-batch-tokens`` (:func:`rewardlab.devices.set_default`),
+    else :data:`DEFAULT_BATCH_TOKENS`; None: no token budget.
     ``progress`` defaults to a bar on an interactive stderr. ``cache_dir``: a folder, None for
     :func:`default_cache_dir`, or False for no cache (as ``use_cache=False``). ``executor``: a
     :class:`~rewardlab.embed.executors.RayExecutor` to embed the missing texts on Ray Data
@@ -188,7 +190,11 @@ def embed_texts(
         raise invalid("batch_size", f"must be at least 1, got {batch_size}")
     if chunk_size < 1:
         raise invalid("chunk_size", f"must be at least 1, got {chunk_size}")
-    if max_batch_tokens is not None and max_batch_tokens < 1:
+    if max_batch_tokens == "auto":
+        from rewardlab.devices import default as placement
+
+        max_batch_tokens = placement().batch_tokens or DEFAULT_BATCH_TOKENS
+    if max_batch_tokens is not None and (isinstance(max_batch_tokens, str) or max_batch_tokens < 1):
         raise invalid("max_batch_tokens", f"must be at least 1 (or None), got {max_batch_tokens}")
     if cache_dir is False:  # the CLI's --no-cache
         use_cache = False

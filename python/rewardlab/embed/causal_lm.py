@@ -51,6 +51,13 @@ class CausalLMEmbedder:
             return list(texts)
         return [self.tokenizer.apply_chat_template(dialogue_turns(t), tokenize=False).rstrip() for t in texts]
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens read per text, after rendering and the same truncation as :meth:`embed` (what
+        the token-budget batches of ``embed_texts`` are cut by)."""
+        enc = self.tokenizer(self.render(texts), truncation=True, max_length=self.max_tokens,
+                             add_special_tokens=not self.chat)
+        return [len(ids) for ids in enc["input_ids"]]
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Last-token, last-layer hidden states ``[len(texts), dim]``, float32."""
         torch = self._torch
