@@ -128,6 +128,12 @@ def set_default(device: str = "auto", dtype: str = "auto", batch_tokens: int | N
     return placement
 
 
+def restore(placement: Placement) -> None:
+    """Puts back a placement :func:`default` returned (no checks: it was checked when set)."""
+    global _default
+    _default = placement
+
+
 def default() -> Placement:
     """The process's placement (``auto``/``auto`` unless set)."""
     return _default
@@ -141,4 +147,4 @@ def dtype_tag(dtype: Any) -> str:
 
 
 __all__ = ["DEVICES", "DTYPES", "Placement", "available", "check_device", "check_dtype", "default",
-           "dtype_tag", "resolve", "resolve_device", "resolve_dtype", "set_default"]
+           "dtype_tag", "resolve", "resolve_device", "resolve_dtype", "restore", "set_default"]

@@ -8,15 +8,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 from typing import Sequence
 
-from rewardlab.cli import bon, credit, demo, diagnose, judge, score, serve, train
+from rewardlab.cli import bon, credit, demo, diagnose, embed, judge, score, serve, train
 from rewardlab.cli import eval as eval_command
 from rewardlab.errors import InvalidInputError
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (train, eval_command, score, bon, diagnose, credit, judge, serve, demo)
+SUBCOMMANDS = (embed, train, eval_command, score, bon, diagnose, credit, judge, serve, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,21 +35,45 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one subcommand; returns its exit status (2: bad input, 1: an OS error, 130: interrupted)."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "embedder", None) is None and args.command == "train":
-        args.embedder = ["minilm"]
     from rewardlab._utils.console import configure
 
     configure(quiet=getattr(args, "quiet", False))
+    with _process_settings_restored():
+        return _run(args)
+
+
+@contextmanager
+def _process_settings_restored():
+    """The command's --device, --ray and --embeddings hold for its run only: a caller that runs
+    several commands in one process (tests, a notebook) gets its own settings back."""
+    from rewardlab import devices
+    from rewardlab.embed import executors, precomputed
+
+    saved = devices.default(), executors.default(), precomputed.snapshot()
+    try:
+        yield
+    finally:
+        devices.restore(saved[0])
+        executors.set_default(saved[1])
+        precomputed.restore(saved[2])
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if hasattr(args, "device"):  # a missing GPU is refused before any data is read
             from rewardlab.devices import set_default
 
             set_default(args.device, args.dtype, getattr(args, "max_batch_tokens", None))
-        if getattr(args, "ray", None) is not None:
-            from rewardlab.embed import executors
+        from rewardlab.embed import executors, precomputed
 
-            executors.set_default(executors.RayExecutor(address=args.ray or None, workers=args.ray_workers,
-                                                        num_gpus=args.ray_gpus))
+        # --embeddings: vectors read from files, no model loaded for their embedders
+        files = [precomputed.PrecomputedEmbeddings(f) for f in getattr(args, "embeddings", None) or []]
+        precomputed.use(files)
+        if args.command == "train" and args.embedder is None:
+            args.embedder = [f.name for f in files] or ["minilm"]  # train on what the files hold
+        ray = getattr(args, "ray", None)
+        executors.set_default(None if ray is None else executors.RayExecutor(
+            address=ray or None, workers=args.ray_workers, num_gpus=args.ray_gpus))
         if getattr(args, "cache_dir", None) not in (None, False):
             from rewardlab._utils.outputs import check_output_dir
 

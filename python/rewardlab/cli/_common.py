@@ -61,10 +61,14 @@ def add_ray(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-gpus", type=float, default=0.0, metavar="G", help="GPUs per Ray actor (default 0; 1 with --device cuda on a GPU cluster)")
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    """``--cache-dir``, ``--no-cache``, ``--quiet``, ``--device``, ``--dtype`` and ``--ray``."""
+def add_common(p: argparse.ArgumentParser, embeddings: bool = True) -> None:
+    """``--cache-dir``, ``--no-cache``, ``--quiet``, ``--device``, ``--dtype``, ``--ray`` and (unless
+    ``embeddings`` is False: for the command that writes such files) ``--embeddings``."""
     add_device(p)
     add_ray(p)
+    if embeddings:
+        p.add_argument("--embeddings", action="append", default=None, metavar="FILE",
+                       help="read the vectors of one embedder from a file `rewardlab embed` wrote instead of loading it; repeat for several")
     p.add_argument("--cache-dir", default=None, help="embedding cache folder (default: $REWARDLAB_CACHE/embeddings or ~/.cache/rewardlab/embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-cache", dest="cache_dir", action="store_false", default=None,

@@ -53,8 +53,12 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
     if not isinstance(spec, str):
         raise invalid("embedder", f"expected a string, got {type(spec).__name__}")
     prefix = _lm_prefix(spec)
-    if spec in BUILTIN_EMBEDDERS or prefix is None:
-        return spec  # a name: get_embedder maps it to a built-in class or refuses it; no path is read
+    from rewardlab.embed.precomputed import active
+
+    if spec in BUILTIN_EMBEDDERS or prefix is None or active(spec) is not None:
+        # a name: get_embedder maps it to a built-in class or an --embeddings file, or refuses it;
+        # no path is read
+        return spec
     if len(spec) == len(prefix):
         raise invalid("embedder", f"'{prefix}' needs a path inside the model folder")
     rel = Path(spec[len(prefix):])
@@ -110,6 +114,10 @@ def get_embedder(spec: str, device: str | None = None, dtype: str | None = None)
     vectors never share cache rows with float32 ones; the device is not (same numbers within
     float tolerance: benches/gpu_check.py measures it).
     """
+    from rewardlab.embed.precomputed import active
+
+    if (pre := active(spec)) is not None:  # --embeddings FILE: vectors read, no model loaded
+        return pre  # type: ignore[return-value]
     if spec in ("e5", "hash"):
         key: tuple = (spec,)
     else:
@@ -203,6 +211,10 @@ def embed_texts(
     if bad is not None:
         raise invalid("texts", f"item {bad} is a {type(texts[bad]).__name__}, not a str")
     from rewardlab.embed.executors import EmbedStage, default as default_executor, stage_kwargs
+    from rewardlab.embed.precomputed import PrecomputedEmbeddings
+
+    if isinstance(embedder, PrecomputedEmbeddings):
+        return embedder.lookup(texts)
 
     executor = executor if executor is not None else default_executor()
     if executor is not None and not _is_spec(getattr(embedder, "name", None)):

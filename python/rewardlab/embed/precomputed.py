@@ -1,0 +1,166 @@
+"""Embeddings computed once and read anywhere: a file of vectors keyed by text.
+
+``rewardlab embed --data FILE --embedder SPEC --out FILE.safetensors`` writes one (on a GPU or a
+Ray cluster: it takes ``--device`` and ``--ray``). ``rewardlab train|eval|score --embeddings FILE``
+then reads vectors from it instead of loading the embedder, so a laptop trains and compares heads
+on a large model's embeddings without the model.
+
+The file is a plain safetensors file. It holds two tensors: ``keys``, uint8 ``[N, 16]``, the
+blake2b-128 of each text (the embedding cache's key), and ``embeddings``, float32 ``[N, D]``.
+The metadata names the format, the embedder spec and its id. It is written as a stream (header
+first, then the vectors chunk by chunk) and read memory-mapped: a lookup reads the requested
+rows only, so a file larger than RAM works. Nothing in it is executable, and the header is
+checked before any row is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rewardlab.embed.cache import text_key
+from rewardlab.errors import invalid
+
+FORMAT = "rewardlab-embeddings-file-v1"
+_KEY_BYTES = 16
+_MAX_HEADER = 1 << 20
+
+
+def write_embeddings(path: str | Path, spec: str, embedder_id: str, dim: int,
+                     chunks: Iterable[tuple[Sequence[str], np.ndarray]], count: int) -> Path:
+    """Writes ``count`` distinct texts' vectors, given as ``(texts, vectors [n, dim])`` chunks,
+    to ``path`` atomically (a temporary file, renamed when complete)."""
+    path = Path(path)
+    meta = {"format": FORMAT, "embedder": spec, "embedder_id": embedder_id}
+    keys_bytes, vec_bytes = count * _KEY_BYTES, count * dim * 4
+    header = {
+        "__metadata__": meta,
+        "keys": {"dtype": "U8", "shape": [count, _KEY_BYTES], "data_offsets": [0, keys_bytes]},
+        "embeddings": {"dtype": "F32", "shape": [count, dim], "data_offsets": [keys_bytes, keys_bytes + vec_bytes]},
+    }
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    written = 0
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(struct.pack("<Q", len(text)) + text)
+            fh.seek(8 + len(text) + keys_bytes)  # vectors first, keys (known as they come) after
+            keys = bytearray()
+            for texts, vectors in chunks:
+                vectors = np.ascontiguousarray(vectors, dtype="<f4")
+                if vectors.shape != (len(texts), dim):
+                    raise invalid("vectors", f"expected shape {(len(texts), dim)}, got {vectors.shape}")
+                fh.write(vectors.tobytes())
+                keys += b"".join(text_key(t) for t in texts)
+                written += len(texts)
+            if written != count:
+                raise invalid("chunks", f"announced {count} texts, got {written}")
+            fh.seek(8 + len(text))
+            fh.write(bytes(keys))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class PrecomputedEmbeddings:
+    """The vectors of an embeddings file, looked up by text; stands in for its embedder (same
+    ``name``, ``id`` and ``dim``) without loading any model."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise invalid("embeddings", f"no such file: {path}")
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as fh:
+            head = fh.read(8)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            if not 0 < n <= _MAX_HEADER:
+                raise invalid("embeddings", f"{path} is not a safetensors file (header length {n})")
+            try:
+                header = json.loads(fh.read(n))
+            except ValueError:
+                raise invalid("embeddings", f"{path}: its safetensors header is not JSON") from None
+        meta = header.get("__metadata__") or {}
+        if meta.get("format") != FORMAT:
+            raise invalid("embeddings", f"{path} is not a rewardlab embeddings file (format {meta.get('format')!r}); "
+                                        "write one with rewardlab embed")
+        try:
+            k, e = header["keys"], header["embeddings"]
+            count, dim = int(e["shape"][0]), int(e["shape"][1])
+            ok = (k["dtype"] == "U8" and k["shape"] == [count, _KEY_BYTES] and e["dtype"] == "F32" and dim > 0
+                  and k["data_offsets"] == [0, count * _KEY_BYTES]
+                  and e["data_offsets"] == [count * _KEY_BYTES, count * _KEY_BYTES + count * dim * 4]
+                  and size == 8 + n + count * _KEY_BYTES + count * dim * 4)
+        except (KeyError, TypeError, ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise invalid("embeddings", f"{path}: the tensors are not keys [N, 16] uint8 and embeddings [N, D] float32 "
+                                        "filling the file (truncated or written by something else)")
+        self.name, self.id, self.dim, self.count = str(meta["embedder"]), str(meta["embedder_id"]), dim, count
+        start = 8 + n
+        self._keys = np.memmap(self.path, np.uint8, "r", offset=start, shape=(count, _KEY_BYTES)) if count else np.zeros((0, 16), np.uint8)
+        self._vectors = (np.memmap(self.path, "<f4", "r", offset=start + count * _KEY_BYTES, shape=(count, dim))
+                         if count else np.zeros((0, dim), np.float32))
+        self._rows: dict[bytes, int] | None = None
+
+    def _index(self) -> dict[bytes, int]:
+        if self._rows is None:  # built on first use, in blocks: the keys are never copied whole
+            rows: dict[bytes, int] = {}
+            for a in range(0, self.count, 1 << 16):
+                block = np.asarray(self._keys[a : a + (1 << 16)])
+                rows.update((block[i].tobytes(), a + i) for i in range(len(block)))
+            self._rows = rows
+        return self._rows
+
+    def lookup(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 ``[len(texts), dim]``; every text must be in the file."""
+        rows = self._index()
+        idx = [rows.get(text_key(t), -1) for t in texts]
+        missing = [t for t, i in zip(texts, idx) if i < 0]
+        if missing:
+            raise invalid("embeddings", f"{len(missing)} of {len(texts)} texts are not in {self.path} (the first: "
+                                        f"{missing[0][:80]!r}); embed this data with rewardlab embed --embedder {self.name}")
+        out = np.empty((len(texts), self.dim), np.float32)
+        order = np.argsort(idx, kind="stable")  # rows read in file order
+        sorted_rows = np.asarray(idx)[order]
+        out[order] = self._vectors[sorted_rows]
+        return out
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.lookup(texts)
+
+
+_active: dict[str, PrecomputedEmbeddings] = {}
+
+
+def use(files: Sequence[PrecomputedEmbeddings]) -> None:
+    """Makes ``get_embedder(spec)`` return the file for its spec (the CLI's ``--embeddings``)."""
+    _active.clear()
+    for f in files:
+        if f.name in _active:
+            raise invalid("embeddings", f"two files hold {f.name} embeddings: give one per embedder")
+        _active[f.name] = f
+
+
+def active(spec: str) -> PrecomputedEmbeddings | None:
+    return _active.get(spec)
+
+
+def snapshot() -> dict[str, PrecomputedEmbeddings]:
+    """The files in use, for :func:`restore`."""
+    return dict(_active)
+
+
+def restore(files: dict[str, PrecomputedEmbeddings]) -> None:
+    _active.clear()
+    _active.update(files)
