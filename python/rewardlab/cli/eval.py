@@ -52,6 +52,8 @@ def _eval_stream(model, args):
 def run(args: argparse.Namespace) -> int:
     from rewardlab.models.evaluate import CLI_RULES, ensemble_accuracy
     from rewardlab.models import RewardModel
+    from rewardlab.models.baselines import length_baselines, outcomes, response_words
+    from rewardlab.models.ensemble import aggregate
     from rewardlab.models.pipeline import score_stream
 
     import numpy as np
@@ -59,17 +61,25 @@ def run(args: argparse.Namespace) -> int:
     model = RewardModel.load(args.model)
     pairs, report, which, excluded = _eval_stream(model, args)
     chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
-    for _, c, r in score_stream(model, pairs, args.cache_dir, progress(args)):
+    words, groups = [], []  # per pair: response lengths and prompt group, for the length baselines
+    for block, c, r in score_stream(model, pairs, args.cache_dir, progress(args)):
         chosen.append(c)
         rejected.append(r)
+        words += [(response_words(p.chosen), response_words(p.rejected)) for p in block]
+        groups += [p.group for p in block]
     say(report.summary())
     if which == "unseen":
         say(f"left out {excluded[0]} pairs the model trained or early-stopped on (recognised by content)")
     if not chosen:
         raise InvalidInputError(f"split: no pair of {args.data} is left to evaluate ({which})")
     rules = tuple((name, method, kw) for name, (method, kw) in CLI_RULES.items())
-    result = ensemble_accuracy(np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1), rules)
+    chosen_all, rejected_all = np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1)
+    result = ensemble_accuracy(chosen_all, rejected_all, rules)
     head = result["aggregations"][args.aggregate]
+    method, kw = CLI_RULES[args.aggregate]
+    per_pair = outcomes(aggregate(chosen_all, method, **kw).value, aggregate(rejected_all, method, **kw).value)
+    lengths = np.asarray(words, np.int64).reshape(-1, 2)
+    baselines = length_baselines(per_pair, lengths[:, 0], lengths[:, 1], groups)
     out = {
         "n_pairs": result["n_pairs"],
         "split": which,
@@ -81,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         "mean_member_accuracy": result["mean_member_accuracy"],
         "skipped_rows": report.n_skipped,
         "excluded_seen_pairs": excluded[0],
+        "length_baselines": baselines,
     }
     if args.json:
         print(json.dumps(out))
@@ -91,4 +102,11 @@ def run(args: argparse.Namespace) -> int:
     for name, v in out["aggregations"].items():
         say(f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
     say(f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
+    say(f"length baselines on the same pairs ({baselines['clusters']} prompts; intervals of differences clustered by prompt):")
+    for name in ("longer", "shorter"):
+        b = baselines[name]
+        lo, hi = b["difference_ci95"]
+        verdict = "model better" if lo > 0 else "model worse" if hi < 0 else "no clear difference"
+        say(f"  {name} response wins: {b['accuracy']:.3f} [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]; "
+            f"model minus it {b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})")
     return 0
