@@ -58,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from rewardlab.data.rm_bench import sniff
+
     model = RewardModel.load(args.model)
+    if sniff(args.data):
+        return _run_rm_bench(model, args)
     pairs, report, which, excluded = _eval_stream(model, args)
     chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
     words, groups = [], []  # per pair: response lengths and prompt group, for the length baselines
@@ -109,4 +113,51 @@ def run(args: argparse.Namespace) -> int:
         verdict = "model better" if lo > 0 else "model worse" if hi < 0 else "no clear difference"
         say(f"  {name} response wins: {b['accuracy']:.3f} [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]; "
             f"model minus it {b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})")
+    return 0
+
+
+def _run_rm_bench(model, args: argparse.Namespace) -> int:
+    """RM-Bench: easy / normal / hard accuracies over the 3 x 3 style grids, per domain, beside
+    the same accuracies of the length baselines and the model's paired difference to them."""
+    import numpy as np
+
+    from rewardlab.data.pairs import dialogue_text
+    from rewardlab.data.rm_bench import load_rm_bench
+    from rewardlab.models.baselines import response_words
+    from rewardlab.models.ensemble import aggregate
+    from rewardlab.models.evaluate import CLI_RULES
+    from rewardlab.models.pipeline import DEFAULT_CONTEXT
+    from rewardlab.models.rm_bench import rm_bench_report
+
+    items, report = load_rm_bench(args.data, strict=args.strict)
+    say(report.summary())
+    context = model.meta.get("text_context", DEFAULT_CONTEXT)
+    responses = [r for it in items for r in (*it.chosen, *it.rejected)]
+    texts = [dialogue_text(it.prompt, r, context) for it in items for r in (*it.chosen, *it.rejected)]
+    method, kw = CLI_RULES[args.aggregate]
+    scores = aggregate(model.score_texts(texts, cache_dir=args.cache_dir, progress=progress(args)), method, **kw).value
+    grid = np.asarray(scores, np.float64).reshape(len(items), 2, 3)
+    words = np.array([response_words(r) for r in responses], np.float64).reshape(len(items), 2, 3)
+    out = rm_bench_report(grid[:, 0], grid[:, 1], [it.domain for it in items],
+                          {"longer": (words[:, 0], words[:, 1]), "shorter": (-words[:, 0], -words[:, 1])})
+    out.update({"benchmark": "rm-bench", "aggregate": args.aggregate, "skipped_rows": report.n_skipped})
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    say(f"RM-Bench, {out['prompts']} prompts ('{args.aggregate}'; a tie counts as wrong; intervals over prompts):")
+    say(f"{'':<22}{'easy':>18}{'normal':>18}{'hard':>18}{'average':>18}")
+
+    def row(label: str, acc: dict) -> None:
+        cells = "".join(f"{acc[k]['accuracy']:>7.3f} [{acc[k]['ci95'][0]:.2f},{acc[k]['ci95'][1]:.2f}]"
+                        for k in ("easy", "normal", "hard", "average"))
+        say(f"{label:<22}{cells}")
+
+    row("model", out["all"])
+    for d, acc in out["domains"].items():
+        row(f"  {d}", acc)
+    for name, b in out["baselines"].items():
+        row(f"{name} response wins", b["all"])
+    for name, b in out["baselines"].items():
+        diff = b["model_minus_baseline"]["average"]
+        say(f"model minus '{name} wins' (average): {diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]")
     return 0
