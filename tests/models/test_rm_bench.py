@@ -84,3 +84,16 @@ def test_malformed_rm_bench_rows_are_skipped_and_reported(tmp_path):
     data.write_text("\n".join(map(json.dumps, rows)) + "\nnot json\n")
     items, report = load_rm_bench(data)
     assert len(items) == 1 and report.n_skipped == 3
+
+
+def test_judgebench_rows_are_pairs_with_the_labelled_response_chosen(tmp_path):
+    rows = [{"pair_id": "1", "source": "math", "question": "2+2?", "response_A": "4", "response_B": "5", "label": "A>B"},
+            {"pair_id": "2", "source": "math", "question": "3+3?", "response_A": "7", "response_B": "6", "label": "B>A"},
+            {"pair_id": "3", "source": "math", "question": "1+1?", "response_A": "2", "response_B": "2.0", "label": "A=B"}]
+    data = tmp_path / "jb.jsonl"
+    data.write_text("\n".join(map(json.dumps, rows)))
+    from rewardlab.data import load_pairs
+
+    pairs, report = load_pairs(data)
+    assert report.format == "judgebench" and [(p.chosen, p.rejected) for p in pairs] == [("4", "5"), ("6", "7")]
+    assert report.skipped == {"label is not A>B or B>A": 1}

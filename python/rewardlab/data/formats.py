@@ -5,6 +5,8 @@
   prefix up to and including the last ``\\n\\nAssistant:``.
 - ``oasst``: OpenAssistant trees, one per line; every pair of ranked sibling assistant replies
   with different ranks is a pair (rank 0 = best), the prompt being the conversation above them.
+- ``judgebench``: JudgeBench rows ``{"question", "response_A", "response_B", "label": "A>B"|"B>A"}``;
+  the labelled better response is the chosen one.
 - ``conversational``: TRL's conversational preference rows, ``prompt``/``chosen``/``rejected`` as
   lists of ``{"role", "content"}`` messages, or ``chosen``/``rejected`` alone (TRL's implicit
   prompt: the messages the two share). Messages are flattened to the HH dialogue text every
@@ -30,7 +32,7 @@ from typing import Any, Iterator, Sequence
 from rewardlab.data.pairs import ASSISTANT_TAG, HUMAN_TAG, SYSTEM_MARK, PreferencePair
 from rewardlab.errors import InvalidInputError
 
-FORMATS = ("auto", "pairwise", "hh", "oasst", "conversational")
+FORMATS = ("auto", "pairwise", "hh", "oasst", "conversational", "judgebench")
 _FIRST_LINES = 5  # how many line numbers the report keeps per skip reason
 
 
@@ -277,10 +279,26 @@ def _conversational(row: dict[str, Any], path: str, line: int) -> list[Preferenc
     return [PreferencePair(text, chosen[0][1], rejected[0][1], group=text, source=path, line=line)]
 
 
-_PARSERS = {"pairwise": _pairwise, "hh": _hh, "oasst": _oasst, "conversational": _conversational}
+def _judgebench(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
+    """JudgeBench: ``question``, ``response_A``, ``response_B`` and a ``label`` "A>B" or "B>A"
+    (which response is objectively correct). Each pair is scored once: a scalar reward model
+    gives the same decision in both of the benchmark's orders."""
+    prompt, a, b = _text(row, "question"), _text(row, "response_A"), _text(row, "response_B")
+    label = row.get("label")
+    if label not in ("A>B", "B>A"):
+        raise _Malformed("label is not A>B or B>A")
+    chosen, rejected = (a, b) if label == "A>B" else (b, a)
+    if chosen.strip() == rejected.strip():
+        raise _Malformed("chosen == rejected")
+    return [PreferencePair(prompt, chosen, rejected, group=prompt, source=path, line=line)]
+
+
+_PARSERS = {"pairwise": _pairwise, "hh": _hh, "oasst": _oasst, "conversational": _conversational, "judgebench": _judgebench}
 
 
 def detect_format(row: dict[str, Any]) -> str | None:
+    if "response_A" in row and "response_B" in row and "label" in row:
+        return "judgebench"
     if isinstance(row.get("prompt"), dict):
         return "oasst"
     if isinstance(row.get("chosen"), list) and isinstance(row.get("rejected"), list):
