@@ -97,3 +97,65 @@ def test_judgebench_rows_are_pairs_with_the_labelled_response_chosen(tmp_path):
     pairs, report = load_pairs(data)
     assert report.format == "judgebench" and [(p.chosen, p.rejected) for p in pairs] == [("4", "5"), ("6", "7")]
     assert report.skipped == {"label is not A>B or B>A": 1}
+
+
+def reward_bench_reference(correct_by_subset):
+    """rewardbench's calculate_scores_per_section on per-subset accuracies, then the mean of the
+    sections (the leaderboard's score)."""
+    from rewardlab.models.reward_bench import EXAMPLE_COUNTS, SECTIONS
+
+    metrics = {s: np.mean(v) for s, v in correct_by_subset.items()}
+    sections = {}
+    for section, tests in SECTIONS.items():
+        total, n = 0.0, 0
+        for t in tests:
+            if t in metrics:
+                total += metrics[t] * EXAMPLE_COUNTS[t]
+                n += EXAMPLE_COUNTS[t]
+        if n:
+            sections[section] = total / n
+    return sections, np.mean(list(sections.values()))
+
+
+def test_reward_bench_sections_equal_the_benchmarks_weighting():
+    from rewardlab.models.reward_bench import reward_bench_report
+
+    g = np.random.default_rng(3)
+    subsets = ["alpacaeval-easy"] * 30 + ["mt-bench-hard"] * 12 + ["math-prm"] * 40 + ["hep-go"] * 25 + ["donotanswer"] * 9 + ["mine"] * 5
+    right = (g.random(len(subsets)) < 0.7).astype(float)
+    out = reward_bench_report(right, subsets)
+    by_subset = {}
+    for s, x in zip(subsets, right):
+        by_subset.setdefault(s, []).append(x)
+    sections, score = reward_bench_reference({k: v for k, v in by_subset.items() if k != "mine"})
+    for name, value in sections.items():
+        assert out["sections"][name]["score"] == pytest.approx(value)
+    assert out["sections"]["score"]["score"] == pytest.approx(score)
+    assert out["unscored_subsets"] == ["mine"] and out["subsets"]["mine"]["section"] is None
+
+
+def test_eval_reads_a_reward_bench_file(hh_file, tmp_path, capsys):
+    rows = [{"id": i, "prompt": f"Is {i} even?", "chosen": "Yes, it is even." if i % 2 == 0 else "No, it is odd.",
+             "rejected": "No." if i % 2 == 0 else "Yes, it is even, surely.", "subset": sub}
+            for i, sub in enumerate(["alpacaeval-easy", "refusals-dangerous", "math-prm", "hep-go"] * 5)]
+    data = tmp_path / "rb.jsonl"
+    data.write_text("\n".join(map(json.dumps, rows)))
+    assert main(["train", "--data", str(hh_file), "--out", str(tmp_path / "m"), "--embedder", "hash", "--members", "2",
+                 "--epochs", "2", "--quiet", "--no-cache"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", str(tmp_path / "m"), "--data", str(data), "--json", "--quiet", "--no-cache"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["benchmark"] == "reward-bench" and set(out["sections"]) == {"Chat", "Safety", "Reasoning", "score"}
+    model = RewardModel.load(tmp_path / "m")
+    s = model.score_texts([dialogue_text(r["prompt"], t) for r in rows for t in (r["chosen"], r["rejected"])],
+                          cache_dir=False, progress=False).mean(0)
+    right = (s[0::2] > s[1::2]).astype(float)
+    by_subset = {}
+    for r, x in zip(rows, right):
+        by_subset.setdefault(r["subset"], []).append(x)
+    _, score = reward_bench_reference(by_subset)
+    assert out["sections"]["score"]["score"] == pytest.approx(score)
+    # longer wins: the chosen reply is longer in even rows only
+    assert out["baselines"]["longer"]["sections"]["Chat"]["score"] == pytest.approx(1.0)
+    assert main(["eval", "--model", str(tmp_path / "m"), "--data", str(data), "--no-cache"]) == 0
+    assert "RewardBench, 20 pairs" in capsys.readouterr().err

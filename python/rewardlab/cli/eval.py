@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     model = RewardModel.load(args.model)
     if sniff(args.data):
         return _run_rm_bench(model, args)
+    from rewardlab.data import reward_bench
+
+    if reward_bench.sniff(args.data):
+        return _run_reward_bench(model, args)
     pairs, report, which, excluded = _eval_stream(model, args)
     chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts
     words, groups = [], []  # per pair: response lengths and prompt group, for the length baselines
@@ -160,4 +164,48 @@ def _run_rm_bench(model, args: argparse.Namespace) -> int:
     for name, b in out["baselines"].items():
         diff = b["model_minus_baseline"]["average"]
         say(f"model minus '{name} wins' (average): {diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]")
+    return 0
+
+
+def _run_reward_bench(model, args: argparse.Namespace) -> int:
+    """RewardBench: per-subset accuracy (ties wrong), the section scores weighted by the
+    benchmark's example counts and their mean, beside the length baselines."""
+    import numpy as np
+
+    from rewardlab.data.reward_bench import load_reward_bench
+    from rewardlab.models.baselines import response_words
+    from rewardlab.models.ensemble import aggregate
+    from rewardlab.models.evaluate import CLI_RULES
+    from rewardlab.models.pipeline import score_pairs
+    from rewardlab.models.reward_bench import reward_bench_report
+
+    rows, report = load_reward_bench(args.data, strict=args.strict)
+    say(report.summary())
+    pairs = [p for p, _ in rows]
+    chosen, rejected = score_pairs(model, pairs, args.cache_dir, progress(args))
+    method, kw = CLI_RULES[args.aggregate]
+    right = (aggregate(chosen, method, **kw).value > aggregate(rejected, method, **kw).value).astype(np.float64)
+    c = np.array([response_words(p.chosen) for p in pairs])
+    r = np.array([response_words(p.rejected) for p in pairs])
+    out = reward_bench_report(right, [s for _, s in rows],
+                              {"longer": (c > r).astype(np.float64), "shorter": (c < r).astype(np.float64)})
+    out.update({"benchmark": "reward-bench", "aggregate": args.aggregate, "skipped_rows": report.n_skipped})
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    say(f"RewardBench, {out['pairs']} pairs ('{args.aggregate}'; a tie counts as wrong; sections weighted as the benchmark does):")
+    names = [k for k in out["sections"] if k != "score"] + (["score"] if "score" in out["sections"] else [])
+    say(f"{'':<22}" + "".join(f"{n:>22}" for n in names))
+
+    def line(label: str, sec: dict, signed: bool = False) -> None:
+        fmt = "{:+.3f} [{:+.2f},{:+.2f}]" if signed else "{:.3f} [{:.2f},{:.2f}]"
+        say(f"{label:<22}" + "".join(f"{fmt.format(sec[n]['score'], *sec[n]['ci95']):>22}" for n in names))
+
+    line("model", out["sections"])
+    for name, b in out["baselines"].items():
+        line(f"{name} response wins", b["sections"])
+    for name, b in out["baselines"].items():
+        line(f"model minus {name}", b["model_minus_baseline"], signed=True)
+    if out["unscored_subsets"]:
+        say(f"subsets in no RewardBench section (reported per subset only): {', '.join(out['unscored_subsets'])}")
     return 0

@@ -110,6 +110,25 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"data: cannot read {path}: {err}") from None
 
 
+def array_or_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(number, row)`` of a file holding one JSON array (the benchmarks' releases) or JSON
+    lines (rows of an array parsed, lines left as text for :func:`parse_row`)."""
+    lines = read_lines(path)
+    first = next(lines, None)
+    if first is None:
+        return
+    if first[1].lstrip().startswith("["):  # one JSON array, possibly over many lines
+        text = first[1] + "\n" + "\n".join(raw for _, raw in lines)
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise DataError(f"data: {path} is not valid JSON ({err})") from None
+        yield from enumerate(data, start=1)
+        return
+    yield first[0], first[1]
+    yield from lines
+
+
 def json_rows(path: Path, report: "LoadReport", malformed: str) -> Iterator[tuple[int, Any]]:
     """``(line number, parsed row)`` of a JSON-lines file for the task loaders: blank lines are
     ignored, every other line counts in ``report.rows``, a line that is not JSON is reported

@@ -7,12 +7,11 @@ benchmark's own file (``total_dataset.json``) is one JSON array; JSON lines are 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.data.formats import DataError, LoadReport, parse_row, read_lines
+from rewardlab.data.formats import DataError, LoadReport, array_or_lines, parse_row
 
 STYLES = ("concise", "detailed", "detailed markdown")
 
@@ -32,27 +31,9 @@ def looks_like_rm_bench(row: Any) -> bool:
             and len(row["chosen"]) == 3 and all(isinstance(x, str) for x in row["chosen"] + row["rejected"]))
 
 
-def _rows(path: Path):
-    """``(number, row)`` of a JSON array file or of JSON lines."""
-    lines = read_lines(path)
-    first = next(lines, None)
-    if first is None:
-        return
-    if first[1].lstrip().startswith("["):  # one JSON array, possibly over many lines
-        text = first[1] + "\n" + "\n".join(raw for _, raw in lines)
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise DataError(f"data: {path} is not valid JSON ({err})") from None
-        yield from enumerate(data, start=1)
-        return
-    yield first[0], first[1]
-    yield from lines
-
-
 def sniff(path: str | Path) -> bool:
     """Whether ``path``'s first row is an RM-Bench row."""
-    for _, raw in _rows(Path(path)):
+    for _, raw in array_or_lines(Path(path)):
         try:
             row = parse_row(raw) if isinstance(raw, str) else raw
         except Exception:
@@ -66,7 +47,7 @@ def load_rm_bench(path: str | Path, strict: bool = False) -> tuple[list[RMBenchI
     path = Path(path)
     report = LoadReport(path=str(path), format="rm-bench", unit="prompts")
     items: list[RMBenchItem] = []
-    for number, raw in _rows(path):
+    for number, raw in array_or_lines(path):
         if isinstance(raw, str) and not raw.strip():
             continue
         report.rows += 1
