@@ -1,6 +1,6 @@
-"""RM-Bench's easy / normal / hard accuracies, checked against a transcription of the
-benchmark's own loop (acc_matrix over results, ties wrong), and `rewardlab eval` on an RM-Bench
-file in both of its layouts."""
+"""The benchmark formats `rewardlab eval` reads: RM-Bench's easy / normal / hard accuracies and
+RewardBench's section scores, each checked against a transcription of the benchmark's own code
+(ties wrong in both), and JudgeBench rows as pairs."""
 
 import json
 
