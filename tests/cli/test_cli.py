@@ -139,6 +139,15 @@ def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
     scores = score_candidates(RewardModel.load(trained), bon)
     expected = tilted_expectation(scores, bon.gold, beta=0.5).mean()
     assert abs(out["rows"][1]["gold_raw"] - expected) < 1e-9
+    # --aggregate min: r_U is every candidate's lowest member score (numpy, not the kernel)
+    assert main([*args, "--aggregate", "min"]) == 0
+    out_min = json.loads(capsys.readouterr().out)
+    from rewardlab.models.pipeline import score_members
+
+    members = score_members(RewardModel.load(trained), bon.prompts, bon.candidates)
+    worst = members.astype(np.float64).min(axis=0).reshape(bon.gold.shape)
+    assert out_min["aggregate"] == "min"
+    assert abs(out_min["rows"][1]["gold_raw"] - tilted_expectation(worst, bon.gold, beta=0.5).mean()) < 1e-6
     assert main(["bon", "--model", str(trained), "--data", str(data), "--n", "1", "--quiet"]) == 2
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rewardlab.cli._common import add_common, count_at_least, progress, say
+from rewardlab.cli._common import AGGREGATES, add_common, count_at_least, progress, say
 from rewardlab.errors import InvalidInputError
 
 
@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="instead of a model: r_U = gold/std(gold) + SIGMA * N(0, 1), a reward of known quality")
     p.add_argument("--data", required=True, metavar="FILE", help="reward-bench-bon style jsonl[.gz]")
     p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
+                   help="how the ensemble's members make r_U: mean, min, median or uwo (mean - std) (default mean)")
     p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
     p.add_argument("--n", type=count_at_least(1), action="append",
                    help="candidates per prompt; repeat for several (default 4 and all the labelled ones: 4, 11 on reward-bench-bon)")
@@ -54,12 +56,16 @@ def run(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(args.seed + 1)
         scores = bon.gold / bon.gold.std() + args.simulate_noise * rng.standard_normal(bon.gold.shape)
     else:
-        scores = score_candidates(RewardModel.load(args.model), bon, args.cache_dir, progress(args))
+        from rewardlab.models.evaluate import CLI_RULES
+
+        method, kw = CLI_RULES[args.aggregate]
+        scores = score_candidates(RewardModel.load(args.model), bon, args.cache_dir, progress(args), method, **kw)
     result = bon_experiment(
         scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or sorted({min(4, bon.gold.shape[1]), bon.gold.shape[1]}),
         B=args.B, b_over_beta=args.b_over_beta, exponent_cap=None if args.no_caps else 2.0,
         range_factor=None if args.no_caps else 2.0, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
     )
+    result["aggregate"] = args.aggregate if args.model is not None else None
     if args.json:
         print(json.dumps(result))
         return 0

@@ -192,10 +192,12 @@ def score_pairs(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=N
     return chosen, rejected
 
 
-def score_candidates(model: RewardModel, bon: BonSet, cache_dir=None, progress=None) -> np.ndarray:
-    """``r_U`` ``[P, N]``: the ensemble's mean score of every candidate."""
+def score_candidates(model: RewardModel, bon: BonSet, cache_dir=None, progress=None, method: str = "mean",
+                     **kwargs) -> np.ndarray:
+    """``r_U`` ``[P, N]``: every candidate's ensemble score by the aggregation rule ``method``
+    (``mean``, ``min``, ``median``, ``uwo`` with ``lam``...; see :func:`aggregate`)."""
     members = score_members(model, bon.prompts, bon.candidates, cache_dir, progress)
-    return aggregate(members, "mean").value.astype(np.float64).reshape(bon.gold.shape)
+    return aggregate(members, method, **kwargs).value.astype(np.float64).reshape(bon.gold.shape)
 
 
 def score_members(model: RewardModel, prompts: Sequence[str], responses: Sequence[Sequence[str]], cache_dir=None, progress=None) -> np.ndarray:
