@@ -117,7 +117,7 @@ def get_embedder(spec: str, device: str | None = None, dtype: str | None = None)
     from rewardlab.embed.precomputed import active
 
     if (pre := active(spec)) is not None:  # --embeddings FILE: vectors read, no model loaded
-        return pre  # type: ignore[return-value]
+        return pre
     if spec in ("e5", "hash"):
         key: tuple = (spec,)
     else:

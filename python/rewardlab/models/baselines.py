@@ -53,7 +53,7 @@ def clustered_mean_interval(x: Sequence[float] | np.ndarray, clusters: Sequence[
     return mean, mean - z * se, mean + z * se
 
 
-def length_baselines(model: np.ndarray, chosen_words: Sequence[int], rejected_words: Sequence[int],
+def length_baselines(model: np.ndarray, chosen_words: Sequence[int] | np.ndarray, rejected_words: Sequence[int] | np.ndarray,
                      clusters: Sequence[Hashable]) -> dict:
     """The two length baselines' accuracies (Wilson intervals, as the model's) and the model's
     paired, cluster-robust difference to each. ``model``: the model's per-pair outcomes."""

@@ -13,7 +13,7 @@ two scorers on the same pairs is handled the same way, on the per-pair differenc
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,23 +64,24 @@ def reward_bench_report(model: np.ndarray, subsets: Sequence[str], baselines: di
     for each baseline (name -> outcomes on the same pairs), its scores and the model's paired
     difference in each section and overall."""
     model = np.asarray(model, np.float64)
-    subsets = np.asarray(subsets)
-    if model.ndim != 1 or len(model) != len(subsets) or len(model) == 0:
-        raise invalid("subsets", f"need one subset per pair ({len(model)}), got {len(subsets)}")
-    present = set(subsets.tolist())
+    names = np.asarray(subsets)
+    if model.ndim != 1 or len(model) != len(names) or len(model) == 0:
+        raise invalid("subsets", f"need one subset per pair ({len(model)}), got {len(names)}")
+    present = set(names.tolist())
     sections = section_weights(present)
     overall = {s: w / len(sections) for ws in sections.values() for s, w in ws.items()}
 
     def scores(values: np.ndarray, low: float = 0.0) -> dict:
-        out = {name: _weighted(values, subsets, ws, low) for name, ws in sections.items()}
+        out = {name: _weighted(values, names, ws, low) for name, ws in sections.items()}
         if overall:
-            out["score"] = _weighted(values, subsets, overall, low)
+            out["score"] = _weighted(values, names, overall, low)
         return out
 
-    report = {"pairs": len(model),
-              "subsets": {s: {"accuracy": float(model[subsets == s].mean()), "pairs": int((subsets == s).sum()),
-                              "section": next((k for k, v in SECTIONS.items() if s in v), None)} for s in sorted(present)},
-              "sections": scores(model), "baselines": {}}
+    report: dict[str, Any] = {
+        "pairs": len(model),
+        "subsets": {s: {"accuracy": float(model[names == s].mean()), "pairs": int((names == s).sum()),
+                        "section": next((k for k, v in SECTIONS.items() if s in v), None)} for s in sorted(present)},
+        "sections": scores(model), "baselines": {}}
     report["unscored_subsets"] = sorted(present - set(EXAMPLE_COUNTS))
     for name, base in (baselines or {}).items():
         base = np.asarray(base, np.float64)

@@ -46,11 +46,11 @@ def rm_bench_report(chosen: np.ndarray, rejected: np.ndarray, domains: Sequence[
     ``[n, 3]`` chosen and rejected scores, e.g. response lengths), its accuracies and the model's
     paired per-prompt difference in each."""
     model = per_prompt(chosen, rejected)
-    domains = np.asarray(domains)
-    if len(domains) != len(model["hard"]):
-        raise invalid("domains", f"need one domain per prompt ({len(model['hard'])}), got {len(domains)}")
-    out: dict = {"prompts": len(domains), "all": summarise(model),
-                 "domains": {d: summarise({k: v[domains == d] for k, v in model.items()}) for d in sorted(set(domains))}}
+    where = np.asarray(domains)
+    if len(where) != len(model["hard"]):
+        raise invalid("domains", f"need one domain per prompt ({len(model['hard'])}), got {len(where)}")
+    out: dict = {"prompts": len(where), "all": summarise(model),
+                 "domains": {d: summarise({k: v[where == d] for k, v in model.items()}) for d in sorted(set(where.tolist()))}}
     out["baselines"] = {}
     for name, (bc, br) in (baselines or {}).items():
         base = per_prompt(bc, br)
