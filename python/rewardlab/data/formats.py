@@ -110,25 +110,6 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"data: cannot read {path}: {err}") from None
 
 
-def array_or_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(number, row)`` of a file holding one JSON array (the benchmarks' releases) or JSON
-    lines (rows of an array parsed, lines left as text for :func:`parse_row`)."""
-    lines = read_lines(path)
-    first = next(lines, None)
-    if first is None:
-        return
-    if first[1].lstrip().startswith("["):  # one JSON array, possibly over many lines
-        text = first[1] + "\n" + "\n".join(raw for _, raw in lines)
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise DataError(f"data: {path} is not valid JSON ({err})") from None
-        yield from enumerate(data, start=1)
-        return
-    yield first[0], first[1]
-    yield from lines
-
-
 def json_rows(path: Path, report: "LoadReport", malformed: str) -> Iterator[tuple[int, Any]]:
     """``(line number, parsed row)`` of a JSON-lines file for the task loaders: blank lines are
     ignored, every other line counts in ``report.rows``, a line that is not JSON is reported
@@ -299,9 +280,7 @@ def _conversational(row: dict[str, Any], path: str, line: int) -> list[Preferenc
 
 
 def _judgebench(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
-    """JudgeBench: ``question``, ``response_A``, ``response_B`` and a ``label`` "A>B" or "B>A"
-    (which response is objectively correct). Each pair is scored once: a scalar reward model
-    gives the same decision in both of the benchmark's orders."""
+    """JudgeBench (``label`` "A>B" or "B>A"); one order suffices for a scalar reward model."""
     prompt, a, b = _text(row, "question"), _text(row, "response_A"), _text(row, "response_B")
     label = row.get("label")
     if label not in ("A>B", "B>A"):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.data.formats import DataError, LoadReport, array_or_lines, parse_row
+from rewardlab.data.benchmark_rows import array_or_lines
+from rewardlab.data.formats import DataError, LoadReport, parse_row
 
 STYLES = ("concise", "detailed", "detailed markdown")
 
