@@ -159,3 +159,22 @@ def test_eval_reads_a_reward_bench_file(hh_file, tmp_path, capsys):
     assert out["baselines"]["longer"]["sections"]["Chat"]["score"] == pytest.approx(1.0)
     assert main(["eval", "--model", str(tmp_path / "m"), "--data", str(data), "--no-cache"]) == 0
     assert "RewardBench, 20 pairs" in capsys.readouterr().err
+
+
+def test_telling_the_layouts_apart_reads_parquet_too(hh_file, tmp_path, capsys):
+    # eval looks at the first row to pick a benchmark's path; a parquet preference file must
+    # still reach the pairs path (reading it as text had made eval refuse every parquet file)
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    rows = [json.loads(line) for line in open(hh_file, encoding="utf-8")][:40]
+    data = tmp_path / "hh.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    assert main(["train", "--data", str(hh_file), "--out", str(tmp_path / "m"), "--embedder", "hash", "--members", "2",
+                 "--epochs", "2", "--quiet", "--no-cache"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", str(tmp_path / "m"), "--data", str(data), "--split", "all", "--json", "--quiet",
+                 "--no-cache"]) == 0
+    from rewardlab.data import load_pairs
+
+    assert json.loads(capsys.readouterr().out)["n_pairs"] == len(load_pairs(data)[0]) > 30

@@ -58,14 +58,15 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from rewardlab.data.rm_bench import sniff
+    from rewardlab.data.benchmark_rows import first_row
+    from rewardlab.data.reward_bench import looks_like_reward_bench
+    from rewardlab.data.rm_bench import looks_like_rm_bench
 
     model = RewardModel.load(args.model)
-    if sniff(args.data):
+    first = first_row(args.data)  # which layout: a benchmark's, or preference pairs
+    if looks_like_rm_bench(first):
         return _run_rm_bench(model, args)
-    from rewardlab.data import reward_bench
-
-    if reward_bench.sniff(args.data):
+    if looks_like_reward_bench(first):
         return _run_reward_bench(model, args)
     pairs, report, which, excluded = _eval_stream(model, args)
     chosen, rejected = [], []  # member scores only: [K, n] per chunk, never the texts

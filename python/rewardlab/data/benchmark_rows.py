@@ -1,18 +1,22 @@
 """Rows of the benchmarks' release files: one JSON array (RM-Bench's ``total_dataset.json``,
-RewardBench exports) or JSON lines, read the same way."""
+RewardBench exports), JSON lines or parquet, read the same way, with every unusable row skipped
+and reported (or refused under ``strict``) as the preference loaders do."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from rewardlab.data.formats import DataError, read_lines
+from rewardlab.data.formats import DataError, LoadReport, Malformed, parse_row, raw_rows, read_lines
 
 
 def array_or_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(number, row)`` of a file holding one JSON array (the benchmarks' releases) or JSON
-    lines (rows of an array parsed, lines left as text for :func:`parse_row`)."""
+    """``(number, row)`` of a file holding one JSON array (the benchmarks' releases), JSON lines
+    (left as text for :func:`parse_row`) or parquet rows."""
+    if path.suffix == ".parquet":
+        yield from raw_rows(path)
+        return
     lines = read_lines(path)
     first = next(lines, None)
     if first is None:
@@ -27,3 +31,38 @@ def array_or_lines(path: Path) -> Iterator[tuple[int, Any]]:
         return
     yield first[0], first[1]
     yield from lines
+
+
+def first_row(path: str | Path) -> Any:
+    """The first non-blank row of ``path``, parsed; None when there is none or it is not JSON
+    (what tells one benchmark's layout from another's)."""
+    for _, raw in array_or_lines(Path(path)):
+        if isinstance(raw, str) and not raw.strip():
+            continue
+        try:
+            return parse_row(raw) if isinstance(raw, str) else raw
+        except Malformed:
+            return None
+    return None
+
+
+def usable_rows(path: Path, report: LoadReport, strict: bool,
+                problem: Callable[[Any], str | None]) -> Iterator[tuple[int, Any]]:
+    """``(number, row)`` of every row ``problem`` finds nothing wrong with, counting rows in
+    ``report``; a row it names a problem for (or that is not JSON) is skipped and reported, or
+    with ``strict`` refused."""
+    for number, raw in array_or_lines(path):
+        if isinstance(raw, str) and not raw.strip():
+            continue
+        report.rows += 1
+        try:
+            row = parse_row(raw) if isinstance(raw, str) else raw
+            why = problem(row)
+        except Malformed as bad:
+            why = bad.reason
+        if why is None:
+            yield number, row
+        elif strict:
+            raise DataError(f"data: {path}:{number}: {why}")
+        else:
+            report.skip(number, why)

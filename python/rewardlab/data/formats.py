@@ -89,7 +89,7 @@ class LoadReport:
         }
 
 
-class _Malformed(Exception):
+class Malformed(Exception):
     """Internal: a row is unusable for the given reason."""
 
     def __init__(self, reason: str) -> None:
@@ -120,32 +120,32 @@ def json_rows(path: Path, report: "LoadReport", malformed: str) -> Iterator[tupl
         report.rows += 1
         try:
             row = parse_row(raw)
-        except _Malformed as bad:
+        except Malformed as bad:
             report.skip(line, malformed if bad.reason == "bad JSON" else bad.reason)
             continue
         yield line, row
 
 
 def parse_row(raw: str) -> Any:
-    """One JSON line, or :class:`_Malformed` naming why not: bad JSON, nesting too deep for the
+    """One JSON line, or :class:`Malformed` naming why not: bad JSON, nesting too deep for the
     parser, an integer too long to convert, or a string with a lone surrogate escape (which no
     encoder downstream can write)."""
     try:
         row = json.loads(raw)
     except RecursionError:
-        raise _Malformed("JSON nested too deeply") from None
+        raise Malformed("JSON nested too deeply") from None
     except json.JSONDecodeError:
-        raise _Malformed("bad JSON") from None
+        raise Malformed("bad JSON") from None
     except ValueError:  # e.g. Python's limit on integer digits
-        raise _Malformed("number too large") from None
+        raise Malformed("number too large") from None
     # A file decoded as UTF-8 holds no surrogates; only \u escapes can bring a lone one in.
     if "\\u" in raw or "\\U" in raw:
         try:
             json.dumps(row, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise _Malformed("invalid Unicode (lone surrogate escape)") from None
+            raise Malformed("invalid Unicode (lone surrogate escape)") from None
         except (ValueError, RecursionError):
-            raise _Malformed("JSON nested too deeply") from None
+            raise Malformed("JSON nested too deeply") from None
     return row
 
 
@@ -164,19 +164,19 @@ def finish_report(path: Path, report: "LoadReport", kept: int, what: str) -> Non
 
 def _text(row: dict[str, Any], key: str) -> str:
     if key not in row:
-        raise _Malformed(f"missing field '{key}'")
+        raise Malformed(f"missing field '{key}'")
     value = row[key]
     if not isinstance(value, str):
-        raise _Malformed(f"field '{key}' is not a string")
+        raise Malformed(f"field '{key}' is not a string")
     if not value.strip():
-        raise _Malformed(f"empty '{key}'")
+        raise Malformed(f"empty '{key}'")
     return value
 
 
 def _pairwise(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
     prompt, chosen, rejected = _text(row, "prompt"), _text(row, "chosen"), _text(row, "rejected")
     if chosen.strip() == rejected.strip():
-        raise _Malformed("chosen == rejected")
+        raise Malformed("chosen == rejected")
     return [PreferencePair(prompt, chosen, rejected, group=prompt, source=path, line=line)]
 
 
@@ -184,18 +184,18 @@ def split_dialogue(chosen: str, rejected: str) -> tuple[str, str, str]:
     """HH-RLHF: (prompt, chosen reply, rejected reply) from two whole dialogues."""
     cut = chosen.rfind(ASSISTANT_TAG)
     if cut < 0:
-        raise _Malformed("no '\\n\\nAssistant:' turn")
+        raise Malformed("no '\\n\\nAssistant:' turn")
     end = cut + len(ASSISTANT_TAG)
     prompt = chosen[:end]
     if not rejected.startswith(prompt):
-        raise _Malformed("chosen and rejected do not share the prompt")
+        raise Malformed("chosen and rejected do not share the prompt")
     reply_c, reply_r = chosen[end:].strip(), rejected[end:].strip()
     if not reply_c or not reply_r:
-        raise _Malformed("empty reply")
+        raise Malformed("empty reply")
     if ASSISTANT_TAG in rejected[end:] or HUMAN_TAG in rejected[end:]:
-        raise _Malformed("rejected continues past the shared prompt")
+        raise Malformed("rejected continues past the shared prompt")
     if reply_c == reply_r:
-        raise _Malformed("chosen == rejected")
+        raise Malformed("chosen == rejected")
     return prompt, reply_c, reply_r
 
 
@@ -207,14 +207,14 @@ def _hh(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
 def _oasst(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
     root = row.get("prompt")
     if not isinstance(root, dict):
-        raise _Malformed("missing field 'prompt' (an OASST message tree)")
+        raise Malformed("missing field 'prompt' (an OASST message tree)")
     tree = str(row.get("message_tree_id") or root.get("message_id") or f"{path}:{line}")
     pairs: list[PreferencePair] = []
 
     def visit(node: dict[str, Any], history: str) -> None:
         text = node.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise _Malformed("message without text")
+            raise Malformed("message without text")
         tag = HUMAN_TAG if node.get("role") == "prompter" else ASSISTANT_TAG
         here = f"{history}{tag} {text.strip()}"
         replies = [r for r in node.get("replies") or [] if isinstance(r, dict) and not r.get("deleted")]
@@ -234,7 +234,7 @@ def _oasst(row: dict[str, Any], path: str, line: int) -> list[PreferencePair]:
 
     visit(root, "")
     if not pairs:
-        raise _Malformed("tree without ranked sibling replies")
+        raise Malformed("tree without ranked sibling replies")
     return pairs
 
 
@@ -243,11 +243,11 @@ _ROLES = {"user": HUMAN_TAG, "assistant": ASSISTANT_TAG, "system": HUMAN_TAG}
 
 def _messages(value: Any, key: str) -> list[tuple[str, str]]:
     if not isinstance(value, list) or not value:
-        raise _Malformed(f"field '{key}' is not a list of messages")
+        raise Malformed(f"field '{key}' is not a list of messages")
     out = []
     for m in value:
         if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
-            raise _Malformed(f"field '{key}' holds a message without a user/assistant/system role and text content")
+            raise Malformed(f"field '{key}' holds a message without a user/assistant/system role and text content")
         out.append((m["role"], m["content"].strip()))
     return out
 
@@ -267,14 +267,14 @@ def _conversational(row: dict[str, Any], path: str, line: int) -> list[Preferenc
             shared += 1
         prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
         if not prompt:
-            raise _Malformed("chosen and rejected share no prompt messages")
+            raise Malformed("chosen and rejected share no prompt messages")
     for side, msgs in (("chosen", chosen), ("rejected", rejected)):
         if len(msgs) != 1 or msgs[0][0] != "assistant" or not msgs[0][1]:
-            raise _Malformed(f"'{side}' must be one non-empty assistant message after the prompt")
+            raise Malformed(f"'{side}' must be one non-empty assistant message after the prompt")
     if prompt[-1][0] == "assistant":
-        raise _Malformed("the prompt ends with an assistant message")
+        raise Malformed("the prompt ends with an assistant message")
     if chosen[0][1] == rejected[0][1]:
-        raise _Malformed("chosen == rejected")
+        raise Malformed("chosen == rejected")
     text = flatten_messages(prompt) + ASSISTANT_TAG
     return [PreferencePair(text, chosen[0][1], rejected[0][1], group=text, source=path, line=line)]
 
@@ -284,10 +284,10 @@ def _judgebench(row: dict[str, Any], path: str, line: int) -> list[PreferencePai
     prompt, a, b = _text(row, "question"), _text(row, "response_A"), _text(row, "response_B")
     label = row.get("label")
     if label not in ("A>B", "B>A"):
-        raise _Malformed("label is not A>B or B>A")
+        raise Malformed("label is not A>B or B>A")
     chosen, rejected = (a, b) if label == "A>B" else (b, a)
     if chosen.strip() == rejected.strip():
-        raise _Malformed("chosen == rejected")
+        raise Malformed("chosen == rejected")
     return [PreferencePair(prompt, chosen, rejected, group=prompt, source=path, line=line)]
 
 
@@ -317,21 +317,21 @@ def iter_pairs(path: str | Path, report: LoadReport, format: str = "auto", stric
     path = Path(path)
     fmt = None if format == "auto" else format
     kept = 0
-    for line, raw in _raw_rows(path):
+    for line, raw in raw_rows(path):
         if isinstance(raw, str) and not raw.strip():
             continue
         report.rows += 1
         try:
             row = parse_row(raw) if isinstance(raw, str) else raw
             if not isinstance(row, dict):
-                raise _Malformed("row is not a JSON object")
+                raise Malformed("row is not a JSON object")
             if fmt is None:
                 fmt = detect_format(row)
                 if fmt is None:
-                    raise _Malformed("unknown row layout (need prompt/chosen/rejected, chosen/rejected or an OASST tree)")
+                    raise Malformed("unknown row layout (need prompt/chosen/rejected, chosen/rejected or an OASST tree)")
                 report.format = fmt
             found = _PARSERS[fmt](row, str(path), line)
-        except _Malformed as bad:
+        except Malformed as bad:
             if strict:
                 raise DataError(f"data: {path}:{line}: {bad.reason}") from None
             report.skip(line, bad.reason)
@@ -343,7 +343,7 @@ def iter_pairs(path: str | Path, report: LoadReport, format: str = "auto", stric
         raise DataError(f"data: {path} holds no usable preference pairs ({report.summary()})")
 
 
-def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """``(row number, JSON line or parsed dict)``: lines of a (gzip) JSON-lines file, or the rows
     of a parquet file read a batch at a time (row numbers from 1, as lines)."""
     if path.suffix != ".parquet":

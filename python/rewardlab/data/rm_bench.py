@@ -11,11 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardlab.data.benchmark_rows import array_or_lines
-from rewardlab.data.formats import DataError, LoadReport, parse_row
-
-STYLES = ("concise", "detailed", "detailed markdown")
-
+from rewardlab.data.benchmark_rows import usable_rows
+from rewardlab.data.formats import DataError, LoadReport
 
 @dataclass(frozen=True)
 class RMBenchItem:
@@ -32,41 +29,22 @@ def looks_like_rm_bench(row: Any) -> bool:
             and len(row["chosen"]) == 3 and all(isinstance(x, str) for x in row["chosen"] + row["rejected"]))
 
 
-def sniff(path: str | Path) -> bool:
-    """Whether ``path``'s first row is an RM-Bench row."""
-    for _, raw in array_or_lines(Path(path)):
-        try:
-            row = parse_row(raw) if isinstance(raw, str) else raw
-        except Exception:
-            return False
-        return looks_like_rm_bench(row)
-    return False
+def _problem(row: Any) -> str | None:
+    if not (looks_like_rm_bench(row) and len(row["rejected"]) == 3):
+        return "not 3 chosen and 3 rejected strings"
+    if not (isinstance(row.get("prompt"), str) and row["prompt"].strip()):
+        return "missing or empty 'prompt'"
+    return None
 
 
 def load_rm_bench(path: str | Path, strict: bool = False) -> tuple[list[RMBenchItem], LoadReport]:
     """Every usable row; a malformed one is skipped and reported (or, with ``strict``, an error)."""
     path = Path(path)
     report = LoadReport(path=str(path), format="rm-bench", unit="prompts")
-    items: list[RMBenchItem] = []
-    for number, raw in array_or_lines(path):
-        if isinstance(raw, str) and not raw.strip():
-            continue
-        report.rows += 1
-        try:
-            row = parse_row(raw) if isinstance(raw, str) else raw
-            why = None if looks_like_rm_bench(row) and len(row["rejected"]) == 3 else "not 3 chosen and 3 rejected strings"
-            if why is None and not (isinstance(row.get("prompt"), str) and row["prompt"].strip()):
-                why = "missing or empty 'prompt'"
-        except Exception as err:  # parse_row's refusal of a line that is not JSON
-            why = str(getattr(err, "reason", err))
-        if why is not None:
-            if strict:
-                raise DataError(f"data: {path}:{number}: {why}")
-            report.skip(number, why)
-            continue
-        items.append(RMBenchItem(str(row.get("id", number)), row["prompt"], tuple(row["chosen"]), tuple(row["rejected"]),
-                                 str(row.get("domain", "all"))))
-        report.pairs = len(items)
+    items = [RMBenchItem(str(row.get("id", number)), row["prompt"], tuple(row["chosen"]), tuple(row["rejected"]),
+                         str(row.get("domain", "all")))
+             for number, row in usable_rows(path, report, strict, _problem)]
+    report.pairs = len(items)
     if not items:
         raise DataError(f"data: {path} holds no usable RM-Bench rows ({report.summary()})")
     return items, report
