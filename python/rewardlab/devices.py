@@ -70,10 +70,13 @@ def available() -> list[str]:
     return found
 
 
-def resolve_device(spec: str | None = None, arg: str = "device") -> Any:
-    """The ``torch.device`` that ``spec`` (None: the process default) names, checked to exist."""
+def resolve_device(spec: Any = None, arg: str = "device") -> Any:
+    """The ``torch.device`` that ``spec`` (None: the process default) names, checked to exist; a
+    ``torch.device`` (already resolved) is returned as it is."""
     import torch
 
+    if isinstance(spec, torch.device):
+        return spec
     spec = check_device(_default.device if spec is None else spec, arg)
     if spec == "cpu":
         return torch.device("cpu")
@@ -93,10 +96,13 @@ def resolve_device(spec: str | None = None, arg: str = "device") -> Any:
     return torch.device(f"cuda:{index}")
 
 
-def resolve_dtype(spec: str | None = None, device: Any = None, arg: str = "dtype") -> Any:
-    """The ``torch.dtype`` for a frozen model on ``device`` (a resolved ``torch.device``)."""
+def resolve_dtype(spec: Any = None, device: Any = None, arg: str = "dtype") -> Any:
+    """The ``torch.dtype`` for a frozen model on ``device`` (a resolved ``torch.device``); a
+    ``torch.dtype`` is returned as it is."""
     import torch
 
+    if isinstance(spec, torch.dtype):
+        return spec
     spec = check_dtype(_default.dtype if spec is None else spec, arg)
     kind = "cpu" if device is None else torch.device(device).type
     if spec == "auto":
@@ -108,8 +114,9 @@ def resolve_dtype(spec: str | None = None, device: Any = None, arg: str = "dtype
     return getattr(torch, spec)
 
 
-def resolve(device: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
-    """``(torch.device, torch.dtype)`` of ``device``/``dtype`` (None: the process default)."""
+def resolve(device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
+    """``(torch.device, torch.dtype)`` of ``device``/``dtype``: names, torch objects, or None for
+    the process default."""
     dev = resolve_device(device)
     return dev, resolve_dtype(dtype, dev)
 

@@ -129,10 +129,9 @@ def load_causal_lm(spec: str, device: Any = None, dtype: Any = None):
     except (OSError, ValueError, KeyError) as err:
         # e.g. a config whose architecture exists only as custom code (auto_map): refused, not run
         raise invalid("model", f"cannot load a causal LM from {source}: {err}") from None
-    from rewardlab.devices import resolve_device, resolve_dtype
+    from rewardlab.devices import resolve
 
-    dev = device if not isinstance(device, (str, type(None))) else resolve_device(device)
-    dt = dtype if not isinstance(dtype, (str, type(None))) else resolve_dtype(dtype, dev)
+    dev, dt = resolve(device, dtype)
     model.to(device=dev, dtype=dt)
     model.eval()
     if tokenizer.pad_token is None:

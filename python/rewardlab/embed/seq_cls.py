@@ -44,15 +44,14 @@ class SequenceClassifierEmbedder:
         except ImportError as err:
             raise invalid("model", f"hf: reward models need transformers: pip install 'rewardlab[lm]' ({err})") from None
         from rewardlab._utils.console import quiet_transformers
-        from rewardlab.devices import resolve_device, resolve_dtype
+        from rewardlab.devices import resolve
 
         quiet_transformers()
         self._torch = torch
         path = Path(spec).expanduser()
         if not (path / "config.json").is_file():
             raise invalid("model", f"hf:{spec}: expected a transformers model folder with a config.json")
-        dev = device if not isinstance(device, (str, type(None))) else resolve_device(device)
-        dt = dtype if not isinstance(dtype, (str, type(None))) else resolve_dtype(dtype, dev)
+        dev, dt = resolve(device, dtype)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **NO_REMOTE_CODE)
             self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=dt, **NO_REMOTE_CODE)
