@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardlab.embed import BUILTIN_EMBEDDERS, check_spec, model_file_spec, precomputed
+    from rewardlab.embed import check_spec, model_file_embedder, model_file_spec
     from rewardlab.errors import InvalidInputError
     from rewardlab.models import TrainConfig
     from rewardlab._utils.outputs import check_output_dir
@@ -63,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
     config.validate()
     for spec in args.embedder:
         check_spec(spec)
-        if (spec.startswith(("lm:", "lm-chat:", "hf:")) and spec not in BUILTIN_EMBEDDERS and precomputed.active(spec) is None
-                and model_file_spec(spec, args.out) == spec):
-            # a model file names models only inside its own folder (see model_file_embedder)
+        try:  # the spec as the saved model file will record and read it: refused now, not after training
+            model_file_embedder(model_file_spec(spec, args.out), args.out)
+        except InvalidInputError:
             raise InvalidInputError(f"embedder: {spec} is outside --out {args.out}; a model file may name a model only "
-                                    f"inside its own folder: copy it into {args.out} first and name that copy")
+                                    f"inside its own folder: copy it into {args.out} first and name that copy") from None
     check_fractions(args.dev, args.test)
     split = {"dev": args.dev, "test": args.test, "salt": args.split_salt}
     started = time.perf_counter()
