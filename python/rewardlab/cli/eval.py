@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     from rewardlab.models.evaluate import CLI_RULES, ensemble_accuracy
     from rewardlab.models import RewardModel
     from rewardlab.models.baselines import length_baselines, outcomes, response_words
-    from rewardlab.models.ensemble import aggregate
     from rewardlab.models.pipeline import score_stream
 
     import numpy as np
@@ -85,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
     chosen_all, rejected_all = np.concatenate(chosen, axis=1), np.concatenate(rejected, axis=1)
     result = ensemble_accuracy(chosen_all, rejected_all, rules)
     head = result["aggregations"][args.aggregate]
-    method, kw = CLI_RULES[args.aggregate]
-    per_pair = outcomes(aggregate(chosen_all, method, **kw).value, aggregate(rejected_all, method, **kw).value)
+    per_pair = outcomes(_by_rule(chosen_all, args.aggregate), _by_rule(rejected_all, args.aggregate))
     lengths = np.asarray(words, np.int64).reshape(-1, 2)
     baselines = length_baselines(per_pair, lengths[:, 0], lengths[:, 1], groups)
     out = {
@@ -121,6 +119,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _by_rule(member_scores, rule: str):
+    """Per-item scores ``[N]`` of ``[K, N]`` member scores under the CLI's aggregation ``rule``."""
+    from rewardlab.models.ensemble import aggregate
+    from rewardlab.models.evaluate import CLI_RULES
+
+    method, kw = CLI_RULES[rule]
+    return aggregate(member_scores, method, **kw).value
+
+
 def _run_rm_bench(model, args: argparse.Namespace) -> int:
     """RM-Bench: easy / normal / hard accuracies over the 3 x 3 style grids, per domain, beside
     the same accuracies of the length baselines and the model's paired difference to them."""
@@ -129,8 +136,6 @@ def _run_rm_bench(model, args: argparse.Namespace) -> int:
     from rewardlab.data.pairs import dialogue_text
     from rewardlab.data.rm_bench import load_rm_bench
     from rewardlab.models.baselines import response_words
-    from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.evaluate import CLI_RULES
     from rewardlab.models.pipeline import DEFAULT_CONTEXT
     from rewardlab.models.rm_bench import rm_bench_report
 
@@ -139,8 +144,7 @@ def _run_rm_bench(model, args: argparse.Namespace) -> int:
     context = model.meta.get("text_context", DEFAULT_CONTEXT)
     responses = [r for it in items for r in (*it.chosen, *it.rejected)]
     texts = [dialogue_text(it.prompt, r, context) for it in items for r in (*it.chosen, *it.rejected)]
-    method, kw = CLI_RULES[args.aggregate]
-    scores = aggregate(model.score_texts(texts, cache_dir=args.cache_dir, progress=progress(args)), method, **kw).value
+    scores = _by_rule(model.score_texts(texts, cache_dir=args.cache_dir, progress=progress(args)), args.aggregate)
     grid = np.asarray(scores, np.float64).reshape(len(items), 2, 3)
     words = np.array([response_words(r) for r in responses], np.float64).reshape(len(items), 2, 3)
     out = rm_bench_report(grid[:, 0], grid[:, 1], [it.domain for it in items],
@@ -175,8 +179,6 @@ def _run_reward_bench(model, args: argparse.Namespace) -> int:
 
     from rewardlab.data.reward_bench import load_reward_bench
     from rewardlab.models.baselines import response_words
-    from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.evaluate import CLI_RULES
     from rewardlab.models.pipeline import score_pairs
     from rewardlab.models.reward_bench import reward_bench_report
 
@@ -184,8 +186,7 @@ def _run_reward_bench(model, args: argparse.Namespace) -> int:
     say(report.summary())
     pairs = [p for p, _ in rows]
     chosen, rejected = score_pairs(model, pairs, args.cache_dir, progress(args))
-    method, kw = CLI_RULES[args.aggregate]
-    right = (aggregate(chosen, method, **kw).value > aggregate(rejected, method, **kw).value).astype(np.float64)
+    right = (_by_rule(chosen, args.aggregate) > _by_rule(rejected, args.aggregate)).astype(np.float64)
     c = np.array([response_words(p.chosen) for p in pairs])
     r = np.array([response_words(p.rejected) for p in pairs])
     out = reward_bench_report(right, [s for _, s in rows],
