@@ -11,13 +11,13 @@ import sys
 from contextlib import contextmanager
 from typing import Sequence
 
-from rewardlab.cli import bon, credit, demo, diagnose, embed, judge, score, serve, train
+from rewardlab.cli import bon, credit, demo, diagnose, embed, judge, score, serve, study, train
 from rewardlab.cli import eval as eval_command
 from rewardlab.errors import InvalidInputError
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (embed, train, eval_command, score, bon, diagnose, credit, judge, serve, demo)
+SUBCOMMANDS = (embed, train, eval_command, score, bon, diagnose, credit, judge, serve, study, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

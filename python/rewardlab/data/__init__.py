@@ -1,5 +1,6 @@
 """Preference data: pairwise jsonl, HH-RLHF dialogues, OASST ranked trees, TRL conversational rows
-and parquet, split by prompt; best-of-N candidate sets (:class:`BonSet`).
+and parquet, split by prompt; best-of-N candidate sets (:class:`BonSet`); embedded responses with
+golden rewards (:class:`ResponseSet`, the shape of Sun et al.'s released arrays).
 
 Every loader returns the pairs it kept *and* a :class:`LoadReport` that counts what it skipped,
 by reason, with the first line numbers; under ``strict=True`` the first malformed row raises
@@ -20,12 +21,15 @@ from rewardlab.data.formats import (
     load_pairs,
     read_lines,
 )
+from rewardlab.data.response_sets import ResponseSet, load_arrays
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, dialogue_turns, pair_fingerprint
 from rewardlab.data.splits import Split, check_fractions, split_by_prompt, split_of
 
 __all__ = [
     "BonSet",
     "load_bon",
+    "ResponseSet",
+    "load_arrays",
     "CONTEXTS",
     "FORMATS",
     "DataError",

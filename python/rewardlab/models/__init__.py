@@ -9,6 +9,9 @@ files, aggregation of the members' scores and pairwise evaluation.
 - :mod:`~rewardlab.models.ensemble`: mean, min, median, quantile and uncertainty-weighted rules
   over the members (kernel: ``rust/core/src/ensemble.rs``); no torch needed.
 - :mod:`~rewardlab.models.evaluate`: pairwise accuracy with Wilson intervals.
+- :mod:`~rewardlab.models.annotators`, :mod:`~rewardlab.models.golden`: simulated annotators
+  labelling pairs from a golden reward, and evaluation by it (exact best-of-N curves, per-prompt
+  Spearman, bootstrap over prompts).
 - :mod:`~rewardlab.models.pipeline`: data -> embeddings -> model, streamed chunk by chunk.
 
 The torch-backed names load on first use, so the aggregation rules and ``rewardlab --help`` do not
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING
 from rewardlab._utils.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
+    from rewardlab.models.annotators import PAIRINGS as PAIRINGS, Annotations as Annotations, annotate as annotate
+    from rewardlab.models.golden import bon_curve as bon_curve, bon_permutations as bon_permutations, prompt_bootstrap as prompt_bootstrap, spearman_per_prompt as spearman_per_prompt
     from rewardlab.models.ensemble import METHODS as METHODS, Aggregated as Aggregated, aggregate as aggregate
     from rewardlab.models.evaluate import Accuracy as Accuracy, ensemble_accuracy as ensemble_accuracy, mean_interval as mean_interval, pairwise_accuracy as pairwise_accuracy, wilson_interval as wilson_interval
     from rewardlab.models.heads import HeadConfig as HeadConfig, Member as Member, MLPHead as MLPHead
@@ -28,6 +33,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load on first
     from rewardlab.models.training import PairFeatures as PairFeatures, TrainConfig as TrainConfig, train_ensemble as train_ensemble, train_member as train_member
 
 _WHERE = {
+    **dict.fromkeys(["PAIRINGS", "Annotations", "annotate"], "rewardlab.models.annotators"),
+    **dict.fromkeys(["bon_curve", "bon_permutations", "prompt_bootstrap", "spearman_per_prompt"], "rewardlab.models.golden"),
     **dict.fromkeys(["METHODS", "Aggregated", "aggregate"], "rewardlab.models.ensemble"),
     **dict.fromkeys(["Accuracy", "ensemble_accuracy", "mean_interval", "pairwise_accuracy", "wilson_interval"], "rewardlab.models.evaluate"),
     **dict.fromkeys(["HeadConfig", "Member", "MLPHead"], "rewardlab.models.heads"),
