@@ -149,6 +149,21 @@ def test_bon_reports_win_tie_loss_that_add_up(trained, tmp_path, capsys):
     assert out_min["aggregate"] == "min"
     assert abs(out_min["rows"][1]["gold_raw"] - tilted_expectation(worst, bon.gold, beta=0.5).mean()) < 1e-6
     assert main(["bon", "--model", str(trained), "--data", str(data), "--n", "1", "--quiet"]) == 2
+    # --member 1 --curve: r_U is member 1 alone; the curves' N = 11 is each proxy's argmax, recounted here
+    assert main([*args, "--member", "1", "--curve"]) == 0
+    out_m = json.loads(capsys.readouterr().out)
+    m1 = members[1].astype(np.float64).reshape(bon.gold.shape)
+    assert out_m["member"] == 1 and out_m["aggregate"] is None
+    assert abs(out_m["rows"][1]["gold_raw"] - tilted_expectation(m1, bon.gold, beta=0.5).mean()) < 1e-9
+    curves = {r["proxy"]: r for r in out_m["curves"]["rows"]}
+    assert out_m["curves"]["ns"] == [1, 2, 4, 11]
+    assert set(curves) == {"member 0", "member 1", "member 2", "mean", "min", "median", "uwo", "oracle"}
+    picks = bon.gold[np.arange(len(m1)), m1.argmax(axis=1)]
+    assert curves["member 1"]["gold"][-1] == pytest.approx(picks.mean(), abs=1e-12)
+    assert curves["oracle"]["gold"][-1] == pytest.approx(bon.gold.max(axis=1).mean(), abs=1e-12)
+    assert curves["mean"]["gold"][0] == pytest.approx(bon.gold.mean(), abs=1e-12)  # N = 1: a random pick
+    assert main([*args, "--member", "3"]) == 2
+    assert "member: the model has 3 members" in capsys.readouterr().err
 
 
 def test_diagnose_ranks_rules_and_members_against_an_independent_recount(trained, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""``rewardlab bon``: soft best-of-N with shaped vs raw rewards on gold-labelled candidates (win-tie rates)."""
+"""``rewardlab bon``: soft best-of-N with shaped vs raw rewards on gold-labelled candidates (win-tie
+rates); with ``--curve``, the hard best-of-N golden-reward curve over N of every member and rule."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shaping", choices=SHAPINGS, default="stackelberg")
     p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                    help="how the ensemble's members make r_U: mean, min, median or uwo (mean - std) (default mean)")
+    p.add_argument("--member", type=count_at_least(0), default=None, metavar="K",
+                   help="r_U = member K of the ensemble alone (0-based) instead of the aggregate")
+    p.add_argument("--curve", action="store_true",
+                   help="also: best-of-N golden reward against N (exact over all N-subsets) for every member and rule, with bootstrap intervals over prompts")
     p.add_argument("--beta", type=float, action="append", help="KL strength; repeat for several (default 0.1, 0.3, 1.0)")
     p.add_argument("--n", type=count_at_least(1), action="append",
                    help="candidates per prompt; repeat for several (default 4 and all the labelled ones: 4, 11 on reward-bench-bon)")
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rewardlab.data.best_of_n import load_bon
-    from rewardlab.models.pipeline import score_candidates
+    from rewardlab.models.ensemble import aggregate
+    from rewardlab.models.pipeline import score_members
     from rewardlab.studies.best_of_n import bon_experiment
     from rewardlab.models import RewardModel
 
@@ -49,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("model: give either --model DIR or --simulate-noise SIGMA (not both)")
     bon = load_bon(args.data, limit=args.limit)
     say(f"{bon.report.summary()}; {bon.gold.shape[1]} labelled candidates per prompt")
+    members = None
     if args.simulate_noise is not None:
+        if args.member is not None:
+            raise InvalidInputError("member: a simulated reward has no members; drop --member or give --model")
         if not args.simulate_noise >= 0:
             raise InvalidInputError(f"simulate_noise: must be >= 0, got {args.simulate_noise}")
         # a simulated reward model with known signal: the gold preference plus Gaussian noise
@@ -58,14 +67,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rewardlab.models.evaluate import CLI_RULES
 
-        method, kw = CLI_RULES[args.aggregate]
-        scores = score_candidates(RewardModel.load(args.model), bon, args.cache_dir, progress(args), method, **kw)
+        model = RewardModel.load(args.model)
+        if args.member is not None and args.member >= len(model.members):
+            raise InvalidInputError(f"member: the model has {len(model.members)} members (0..{len(model.members) - 1}), got {args.member}")
+        members = score_members(model, bon.prompts, bon.candidates, args.cache_dir, progress(args))  # float32, as r_U always was
+        if args.member is not None:
+            scores = members[args.member].astype(np.float64).reshape(bon.gold.shape)
+        else:
+            method, kw = CLI_RULES[args.aggregate]
+            scores = aggregate(members, method, **kw).value.astype(np.float64).reshape(bon.gold.shape)
     result = bon_experiment(
         scores, bon.gold, shaping=args.shaping, betas=args.beta or [0.1, 0.3, 1.0], ns=args.n or sorted({min(4, bon.gold.shape[1]), bon.gold.shape[1]}),
         B=args.B, b_over_beta=args.b_over_beta, exponent_cap=None if args.no_caps else 2.0,
         range_factor=None if args.no_caps else 2.0, alpha=args.alpha, repeats=args.repeats, seed=args.seed,
     )
-    result["aggregate"] = args.aggregate if args.model is not None else None
+    result["aggregate"] = args.aggregate if args.model is not None and args.member is None else None
+    result["member"] = args.member
+    if args.curve:
+        result["curves"] = _curves(bon.gold, scores if members is None else members, args.seed)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -79,4 +98,37 @@ def run(args: argparse.Namespace) -> int:
               f"{'[%.3f, %.3f]' % tuple(r['win_tie_ci95']):>17}{r['gold_raw']:>10.4f}{r['gold_shaped']:>9.4f}"
               f"{'%+.4f [%+.4f, %+.4f]' % (r['gold_diff'], *r['gold_diff_ci95']):>22}"
               f"{r['gold_hard_bon']:>10.4f}{r['gold_random']:>8.4f}{r['gold_oracle']:>8.4f}")
+    if args.curve:
+        _print_curves(result["curves"])
     return 0
+
+
+def _curves(gold, scores, seed: int) -> dict:
+    """Hard best-of-N by golden reward over N for each member and rule (``scores``: ``[P, N]``
+    for a simulated reward, ``[K, P*N]`` member scores for a model)."""
+    import numpy as np
+
+    from rewardlab.models.ensemble import aggregate
+    from rewardlab.models.evaluate import CLI_RULES
+    from rewardlab.models.golden import bon_curve, prompt_bootstrap
+
+    ns = sorted({1, 2, 4, gold.shape[1]} & set(range(1, gold.shape[1] + 1)))
+    if scores.ndim == 2 and scores.shape == gold.shape:
+        proxies = {"r_U": scores}
+    else:
+        proxies = {f"member {k}": m.reshape(gold.shape) for k, m in enumerate(scores)}
+        proxies.update({rule: aggregate(scores, m, **kw).value.reshape(gold.shape) for rule, (m, kw) in CLI_RULES.items()})
+    proxies["oracle"] = gold
+    out = {"ns": ns, "rows": []}
+    for name, proxy in proxies.items():
+        mean, ci = prompt_bootstrap(bon_curve(proxy, gold, ns), seed=seed)
+        out["rows"].append({"proxy": name, "gold": mean.tolist(), "ci95": ci.T.tolist()})
+    return out
+
+
+def _print_curves(curves: dict) -> None:
+    ns = curves["ns"]
+    say("", f"hard best-of-N: golden reward of the pick, exact over all N-subsets (95% bootstrap interval over prompts at N={ns[-1]})")
+    say(f"{'proxy':<10}" + "".join(f"{'N=%d' % n:>9}" for n in ns) + f"{'95% CI':>20}")
+    for r in curves["rows"]:
+        say(f"{r['proxy']:<10}" + "".join(f"{g:>9.4f}" for g in r["gold"]) + f"{'[%.4f, %.4f]' % tuple(r['ci95'][-1]):>20}")
