@@ -126,6 +126,23 @@ def test_dialogue_text_wraps_bare_instructions():
         dialogue_text("a", "b", "middle")
 
 
+def test_ends_context_keeps_the_prompts_end_and_the_replys_start_and_end():
+    prompt = "\n\nHuman: old\n\nAssistant: older\n\nHuman: " + " ".join(f"q{i}" for i in range(100)) + "\n\nAssistant:"
+    reply = " ".join(f"r{i}" for i in range(400))
+    text = dialogue_text(prompt, reply, "ends")
+    words = text.split()
+    assert len(words) <= 176 + 4  # the word budget, plus the two tags and two cut marks
+    assert text.startswith("\n\nHuman: … q53 q54") and "q99\n\nAssistant: r0 r1 " in text and text.endswith(" r398 r399")
+    kept = [w for w in words if w.startswith("r")]
+    assert kept == [f"r{i}" for i in range(len(kept) - len(kept) // 2)] + [f"r{i}" for i in range(400 - len(kept) // 2, 400)]
+    assert " … " in text.split("Assistant:")[1] and "old" not in text
+    # a pair within the budget is exactly last_turn's text (same cache rows), also a long reply to a short prompt
+    for p, r in (("Say hi", "hi"), (prompt, "short"), ("short?", " ".join(["w"] * 170))):
+        assert dialogue_text(p, r, "ends") == dialogue_text(p, r, "last_turn")
+    short_prompt = dialogue_text("why?", reply, "ends")
+    assert short_prompt.startswith("\n\nHuman: why?\n\nAssistant: r0 ") and len(short_prompt.split()) == 176 + 3
+
+
 def test_missing_file_and_bad_format_are_clear(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_pairs(tmp_path / "nope.jsonl")

@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", action="append", required=True, metavar="FILE", help="preference file (jsonl[.gz], parquet); repeat for several")
     p.add_argument("--embedder", required=True, metavar="SPEC", help=f"one of {', '.join(EMBEDDERS)}")
     p.add_argument("--out", required=True, metavar="FILE", help="the embeddings file to write (.safetensors)")
-    p.add_argument("--context", choices=("last_turn", "full"), default="last_turn",
-                   help="what of a dialogue is embedded (default last_turn, what train reads by default)")
+    p.add_argument("--context", choices=("last_turn", "full", "ends"), default="last_turn",
+                   help="what of a dialogue is embedded (default last_turn, what train reads by default; ends: cut to the prompt's end and the response's start and end)")
     p.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_common(p, embeddings=False)

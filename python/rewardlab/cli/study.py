@@ -45,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-arrays", nargs=2, metavar=("EMB.npy", "GOLD.npy"), help="a separate test set (default: --test-fraction of the prompts)")
     p.add_argument("--test-fraction", type=float, default=0.5, help="prompts held out for best-of-N when there is no separate test set (default 0.5)")
     p.add_argument("--embedder", default="minilm", metavar="SPEC", help="embedder of --data (default minilm)")
+    p.add_argument("--context", choices=("last_turn", "full", "ends"), default="last_turn",
+                   help="what of --data is embedded: last_turn (default), full, or ends (cut to the prompt's end and the response's start and end)")
     p.add_argument("--limit", type=count_at_least(2), default=None, help="use only the first L prompts of --data")
     p.add_argument("--quality", type=_numbers(float, 0.0), default=[0.1, 0.5, 1.0, 3.0, 10.0, math.inf], metavar="Q,...",
                    help="annotation qualities q (inf: perfect labels; default 0.1,0.5,1,3,10,inf)")
@@ -80,10 +82,10 @@ def _response_set(args: argparse.Namespace):
     check_spec(args.embedder)
     bon = load_bon(args.data, limit=args.limit)
     say(f"{bon.report.summary()}; {bon.gold.shape[1]} candidates with golden rewards per prompt")
-    texts = [dialogue_text(p, c) for p, cs in zip(bon.prompts, bon.candidates) for c in cs]
+    texts = [dialogue_text(p, c, args.context) for p, cs in zip(bon.prompts, bon.candidates) for c in cs]
     vectors = embed_texts(get_embedder(args.embedder), texts, cache_dir=args.cache_dir, progress=progress(args))
     shape = bon.gold.shape
-    return ResponseSet.of(vectors.reshape(shape[0], shape[1], -1).astype(np.float32), bon.gold, source=f"{args.data} ({args.embedder})")
+    return ResponseSet.of(vectors.reshape(shape[0], shape[1], -1).astype(np.float32), bon.gold, source=f"{args.data} ({args.embedder}, {args.context})")
 
 
 def run(args: argparse.Namespace) -> int:

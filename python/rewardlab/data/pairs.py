@@ -42,14 +42,45 @@ def pair_fingerprint(pair: PreferencePair) -> bytes:
     return h.digest()
 
 
-CONTEXTS = ("last_turn", "full")
+CONTEXTS = ("last_turn", "full", "ends")
+# "ends": the last turn cut to fit a 256-token encoder window (MiniLM's) by words, keeping what a
+# judge reads first and last: the prompt's end and the response's start and end. About 1.3 MiniLM
+# tokens per English word: 176 words is ~230 tokens. Texts within it are exactly "last_turn"'s.
+_ENDS_WORDS = 176
+_ENDS_PROMPT_WORDS = 48
+
+
+def _cut_middle(words: list[str], first: int, last: int) -> str:
+    if len(words) <= first + last:
+        return " ".join(words)
+    return " ".join(words[:first]) + " … " + " ".join(words[len(words) - last:])
+
+
+_TAGGED = re.compile(r"^(\s*Human:)(.*?)(\s*Assistant:)$", re.S)
+
+
+def _fit_ends(head: str, response: str) -> str:
+    """``head`` (``\n\nHuman: ...\n\nAssistant:``) and ``response`` within :data:`_ENDS_WORDS`
+    words; the original text when it fits."""
+    m = _TAGGED.match(head)
+    prefix, ask, suffix = m.groups() if m else ("", head, "")
+    q, r = ask.split(), response.split()
+    if len(q) + len(r) <= _ENDS_WORDS:
+        return f"{head} {response}"
+    if len(q) > _ENDS_PROMPT_WORDS and len(q) + min(len(r), _ENDS_WORDS - _ENDS_PROMPT_WORDS) > _ENDS_WORDS:
+        q = ["…"] + q[len(q) - _ENDS_PROMPT_WORDS + 1:]  # the prompt's end, marked as cut
+    budget = _ENDS_WORDS - len(q)
+    reply = _cut_middle(r, budget - budget // 2, budget // 2)
+    return f"{prefix} {' '.join(q)}{suffix} {reply}"
 
 
 def dialogue_text(prompt: str, response: str, context: str = "last_turn") -> str:
     """The (prompt, response) pair as HH-style dialogue text, the text that gets embedded.
 
     ``full`` keeps the whole conversation (an HH-RLHF pair embeds exactly its original string);
-    ``last_turn`` keeps only the last human turn and the reply. The earlier turns are shared by
+    ``last_turn`` keeps only the last human turn and the reply; ``ends`` does too, and cuts a pair
+    longer than a 256-token window to the prompt's end and the reply's start and end (the
+    embedders' own left truncation would keep only the reply's end). The earlier turns are shared by
     chosen and rejected, so they carry no signal for the comparison, and with a 256-token encoder
     they would crowd the reply out; on the bundled dev split ``last_turn`` was the better
     input (docs/models.md). A bare instruction becomes a one-turn dialogue.
@@ -61,10 +92,12 @@ def dialogue_text(prompt: str, response: str, context: str = "last_turn") -> str
         if not head.lstrip().startswith(HUMAN_TAG.strip()):
             head = f"{HUMAN_TAG}{' ' if head else ''}{head}"
         head = f"{head}{ASSISTANT_TAG}"
-    if context == "last_turn":
+    if context in ("last_turn", "ends"):
         cut = head.rfind(HUMAN_TAG)
         if cut > 0:
             head = head[cut:]
+    if context == "ends":
+        return _fit_ends(head, response.strip())
     return f"{head} {response.strip()}"
 
 
