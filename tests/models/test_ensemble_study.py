@@ -105,6 +105,9 @@ def test_bad_files_and_arguments_exit_2_with_a_message(tmp_path, capsys):
     linear_gold(tmp_path, prompts=10, responses=3, dim=4)
     np.save(tmp_path / "nan.npy", np.full((10, 3), np.nan))
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    bad = np.load(tmp_path / "emb.npy")
+    bad[7, 2, 1] = np.inf
+    np.save(tmp_path / "inf.npy", bad)
     emb, gold = str(tmp_path / "emb.npy"), str(tmp_path / "gold.npy")
     cases = [
         (["--arrays", emb, str(tmp_path / "nan.npy")], "gold: golden rewards must be finite"),
@@ -112,6 +115,7 @@ def test_bad_files_and_arguments_exit_2_with_a_message(tmp_path, capsys):
         (["--arrays", emb, str(tmp_path / "missing.npy")], "gold: no such file"),
         (["--arrays", emb, gold, "--n", "4"], "n: each N must be an integer in [1, 3]"),
         ([], "data: give either --data FILE or --arrays"),
+        (["--arrays", str(tmp_path / "inf.npy"), gold], "response 2 is not finite"),
     ]
     for extra, message in cases:
         assert main(["study", "ensembles", "--quality", "1", "--members", "1", "--quiet", *extra]) == 2

@@ -62,6 +62,11 @@ def train_members(train: ResponseSet, winner: np.ndarray, loser: np.ndarray, mem
                   seed: int) -> list[Member]:
     """K heads on the labelled pairs, member i on its own 80/20 split (seeded ``seed + i``)."""
     chosen, rejected = train.vectors(winner), train.vectors(loser)
+    for at, vectors in ((winner, chosen), (loser, rejected)):
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if bad.any():
+            p, r = at[np.argmax(bad)]
+            raise invalid("embeddings", f"{train.source}: the vector of prompt row {train.rows[p]}, response {r} is not finite")
     out = []
     for i in range(members):
         order = np.random.default_rng(seed + i).permutation(len(chosen))
@@ -72,11 +77,19 @@ def train_members(train: ResponseSet, winner: np.ndarray, loser: np.ndarray, mem
     return out
 
 
+def _check_finite(block: np.ndarray, data: ResponseSet, start: int) -> None:
+    bad = ~np.isfinite(block).all(axis=2)
+    if bad.any():
+        p, r = np.argwhere(bad)[0]
+        raise invalid("embeddings", f"{data.source}: the vector of prompt row {data.rows[start + p]}, response {r} is not finite")
+
+
 def score_members(members: Sequence[Member], test: ResponseSet) -> np.ndarray:
     """float64 ``[K, P, R]``: every member's standardised score of every test response, read by
     blocks of prompts (the vectors are never all in memory)."""
     out = np.empty((len(members), test.prompts, test.responses))
     for part, block in test.blocks():
+        _check_finite(block, test, part.start)
         x = torch.from_numpy(block.reshape(-1, test.dim))
         for k, m in enumerate(members):
             out[k, part] = m.score(x).double().numpy().reshape(-1, test.responses)
