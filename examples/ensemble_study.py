@@ -9,7 +9,10 @@
 
 Each writes ``<out>/<name>.json`` (the study's JSON) and ``<out>/<name>/report.html``.
 
-    python examples/ensemble_study.py --out examples/results/ensemble-study [--runs 3]
+    python examples/ensemble_study.py --out examples/results/ensemble-study [--runs 3] [--skip-bon]
+
+The reward-bench-bon studies are the CLI's own: ``rewardlab study ensembles --data BON --embedder E
+--pairing same --runs 3 [--context ends]``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=32, help="synthetic embedding dimension")
     ap.add_argument("--embedder", action="append", help="embedders for reward-bench-bon (default minilm, e5, hash)")
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--skip-bon", action="store_true", help="only the synthetic study")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     common = ["--runs", str(a.runs), "--members", "5"]
@@ -64,7 +68,7 @@ def main() -> None:
             emb, gold = synthetic_arrays(Path(tmp), a.prompts, a.responses, a.dim, seed=0)
             study(a.out, "synthetic-linear", ["--arrays", emb, gold, "--pairing", "cross", "--pairs-per-prompt", "10", *common])
     bon = find_data_dir() / "reward-bench-bon" / "alpaca_eval_tulu2_dpo_13b_n16.jsonl.gz"
-    for e in a.embedder or ["minilm", "e5", "hash"]:
+    for e in [] if a.skip_bon else a.embedder or ["minilm", "e5", "hash"]:
         study(a.out, f"reward-bench-bon-{e.replace(':', '-')}",
               ["--data", str(bon), "--embedder", e, "--pairing", "same", *common])
 

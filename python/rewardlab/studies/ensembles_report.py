@@ -91,6 +91,7 @@ def write_report(result: dict, out: Path, title: str) -> tuple[Path, Path]:
     for ax in axes[:, 0]:
         ax.set_ylabel("gold of the pick − random pick")
     axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
     oracle = result["oracle"][-1] - result["random"]
     rep.figure(fig, "Best-of-N golden reward over a random pick, against N, for one member alone ('single') and each "
                     f"ensemble rule. The oracle (the best golden reward among N) reaches +{oracle:.3f} at N = {n}.")
