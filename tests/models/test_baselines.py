@@ -65,3 +65,12 @@ def test_eval_prints_both_baselines_beside_the_model(hh_file, tmp_path, capsys):
     assert main(["eval", "--model", str(tmp_path / "m"), "--data", str(hh_file), "--split", "all", "--no-cache"]) == 0
     text = capsys.readouterr().err
     assert "longer response wins" in text and "shorter response wins" in text and "model minus it" in text
+
+
+def test_the_difference_interval_stays_within_minus_one_and_one():
+    # 4 prompts: the model right on all, "longer wins" right on one; the normal interval of the
+    # mean difference 0.75 (se 0.25) would reach 1.24
+    out = length_baselines(np.ones(4), [1, 1, 1, 2], [2, 2, 2, 1], ["a", "b", "c", "d"])
+    lo, hi = out["longer"]["difference_ci95"]
+    assert out["longer"]["model_minus_baseline"] == 0.75
+    assert hi == 1.0 and lo == pytest.approx(0.75 - 1.96 * 0.25)

@@ -64,6 +64,7 @@ def length_baselines(model: np.ndarray, chosen_words: Sequence[int] | np.ndarray
     out: dict = {"clusters": len(set(clusters)), "length_unit": "words of the response"}
     for name, base in (("longer", outcomes(c, r)), ("shorter", outcomes(-c, -r))):
         diff, lo, hi = clustered_mean_interval(model - base, clusters)
+        lo, hi = max(lo, -1.0), min(hi, 1.0)  # a difference of two accuracies lies in [-1, 1] (NaN stays NaN)
         out[name] = {"accuracy": float(base.mean()), "ci95": list(wilson_interval(float(base.sum()), len(base))),
                      "model_minus_baseline": diff, "difference_ci95": [lo, hi]}
     return out
