@@ -3,7 +3,12 @@
 1. **Synthetic, known gold.** Embeddings ``e ~ N(0, I_D)`` of ``prompts x responses`` responses and
    a golden reward that is linear in them, ``r = e . w`` (``w ~ N(0, I_D)``), written as the
    paper's ``.npy`` arrays and read memory-mapped. Half of the prompts train, half test.
-2. **reward-bench-bon.** The bundled AlpacaEval best-of-N set (11 gold-labelled samples per prompt;
+2. **Synthetic, out of distribution.** The golden reward bends down away from the centre,
+   ``r = e . w - 0.5 ||e[:8]||^2``; training prompts (1,000 x 20) are drawn as above, but a fifth
+   of the test responses (500 prompts x 100) are 2.5x farther out, where a proxy fitted on the
+   training distribution extrapolates the linear trend and best-of-N is drawn to them: Coste et
+   al.'s overoptimisation, which conservative rules are meant to resist.
+3. **reward-bench-bon.** The bundled AlpacaEval best-of-N set (11 gold-labelled samples per prompt;
    golden reward: the judge's preference of each sample over the reference), embedded by each
    ``--embedder``, with same-prompt pairs.
 
@@ -39,6 +44,25 @@ def synthetic_arrays(folder: Path, prompts: int, responses: int, dim: int, seed:
     return str(folder / "emb.npy"), str(folder / "gold.npy")
 
 
+def shifted_arrays(folder: Path, dim: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(dim)
+
+    def gold(e: np.ndarray) -> np.ndarray:
+        e = e.astype(np.float64)
+        return e @ w - 0.5 * (e[..., :8] ** 2).sum(-1)
+
+    train = rng.standard_normal((1000, 20, dim)).astype(np.float32)
+    test = rng.standard_normal((500, 100, dim)).astype(np.float32)
+    test[rng.random((500, 100)) < 0.2] *= 2.5
+    paths = []
+    for name, emb in (("train", train), ("test", test)):
+        np.save(folder / f"{name}_emb.npy", emb)
+        np.save(folder / f"{name}_gold.npy", gold(emb))
+        paths.append([str(folder / f"{name}_emb.npy"), str(folder / f"{name}_gold.npy")])
+    return paths[0], paths[1]
+
+
 def study(out: Path, name: str, args: list[str]) -> dict:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -59,6 +83,7 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=32, help="synthetic embedding dimension")
     ap.add_argument("--embedder", action="append", help="embedders for reward-bench-bon (default minilm, e5, hash)")
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--skip-linear", action="store_true", help="of the synthetic studies, only the out-of-distribution one")
     ap.add_argument("--skip-bon", action="store_true", help="only the synthetic study")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +91,11 @@ def main() -> None:
     if not a.skip_synthetic:
         with tempfile.TemporaryDirectory() as tmp:
             emb, gold = synthetic_arrays(Path(tmp), a.prompts, a.responses, a.dim, seed=0)
-            study(a.out, "synthetic-linear", ["--arrays", emb, gold, "--pairing", "cross", "--pairs-per-prompt", "10", *common])
+            if not a.skip_linear:
+                study(a.out, "synthetic-linear", ["--arrays", emb, gold, "--pairing", "cross", "--pairs-per-prompt", "10", *common])
+            train, test = shifted_arrays(Path(tmp), a.dim, seed=0)
+            study(a.out, "synthetic-shift", ["--arrays", *train, "--test-arrays", *test, "--pairing", "cross",
+                                             "--pairs-per-prompt", "10", *common])
     bon = find_data_dir() / "reward-bench-bon" / "alpaca_eval_tulu2_dpo_13b_n16.jsonl.gz"
     for e in [] if a.skip_bon else a.embedder or ["minilm", "e5", "hash"]:
         study(a.out, f"reward-bench-bon-{e.replace(':', '-')}",
