@@ -267,8 +267,16 @@ def test_score_json_summarises_a_file_and_refuses_stdout(trained, hh_slice, tmp_
 def test_every_subcommand_has_json():
     from rewardlab.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert all("--json" in p._option_string_actions for p in sub.choices.values())
+    def leaves(parser):  # a command group (study) passes the check down to its commands
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield parser
+        for s in subs:
+            for p in s.choices.values():
+                yield from leaves(p)
+
+    commands = list(leaves(build_parser()))
+    assert len(commands) >= 11 and all("--json" in p._option_string_actions for p in commands)
 
 
 def test_a_diverging_learning_rate_is_an_error_not_a_nan_model(hh_slice, tmp_path, capsys):
@@ -291,7 +299,7 @@ def test_help_imports_no_torch_for_any_subcommand():
     code = (
         "import sys, contextlib, io\n"
         "from rewardlab.cli import main\n"
-        "for argv in ([], ['train'], ['eval'], ['score'], ['bon'], ['diagnose'], ['credit'], ['judge'], ['demo']):\n"
+        "for argv in ([], ['train'], ['eval'], ['score'], ['bon'], ['diagnose'], ['credit'], ['judge'], ['demo'], ['study', 'ensembles']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        try:\n"
         "            main(argv + ['--help'])\n"

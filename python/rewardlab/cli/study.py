@@ -28,8 +28,8 @@ def _numbers(kind: type, low: float) -> object:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds ``study`` and its one study, ``ensembles``, to ``sub``."""
+    from rewardlab.cli.train import LOSS_NAMES  # the losses' names, without importing torch for --help
     from rewardlab.models.annotators import PAIRINGS
-    from rewardlab.models.losses import LOSSES
 
     study = sub.add_parser("study", help="research protocols on golden-reward data (study ensembles)")
     studies = study.add_subparsers(dest="study", required=True, metavar="STUDY")
@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float, default=None, help="the annotators' reward scale (default: the golden rewards' std)")
     p.add_argument("--n", type=_numbers(int, 0), default=None, metavar="N,...", help="best-of-N sizes (default 1,2,5,10,30,... up to all responses)")
     p.add_argument("--runs", type=count_at_least(1), default=1, help="repeats with fresh labels, splits and seeds (default 1)")
-    p.add_argument("--loss", choices=LOSSES, default="bt", help="head loss (default bt; cls: the paper's classification head)")
+    p.add_argument("--loss", choices=LOSS_NAMES, default="bt", help="head loss (default bt; cls: the paper's classification head)")
     p.add_argument("--hidden", type=_numbers(int, 0), default=[256], metavar="H,...", help="hidden widths of the MLP head (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="DIR", help="write report.html (tables, curves) and report.json here")
