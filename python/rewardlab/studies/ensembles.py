@@ -115,8 +115,9 @@ def _one_run(train: ResponseSet, test: ResponseSet, quality: float, *, members: 
     ann = annotate(train.gold, quality, pairing=pairing, pairs_per_prompt=pairs_per_prompt, scale=scale, seed=seed)
     heads = train_members(train, ann.winner, ann.loser, members, replace(config, seed=seed), seed)
     scores = score_members(heads, test)
-    curves = {label: bon_curve(proxy, test.gold, ns) for label, proxy in proxies(scores).items()}
-    rhos = {label: spearman_per_prompt(proxy, test.gold) for label, proxy in proxies(scores).items()}
+    rules = proxies(scores)
+    curves = {label: bon_curve(proxy, test.gold, ns) for label, proxy in rules.items()}
+    rhos = {label: spearman_per_prompt(proxy, test.gold) for label, proxy in rules.items()}
     single_curves = np.stack([bon_curve(s, test.gold, ns) for s in scores])  # [K, P, len(ns)]
     single_rhos = np.stack([spearman_per_prompt(s, test.gold) for s in scores])
     return {
