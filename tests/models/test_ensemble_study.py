@@ -120,3 +120,25 @@ def test_bad_files_and_arguments_exit_2_with_a_message(tmp_path, capsys):
     for extra, message in cases:
         assert main(["study", "ensembles", "--quality", "1", "--members", "1", "--quiet", *extra]) == 2
         assert message in capsys.readouterr().err, extra
+
+
+def test_best_of_n_files_embed_once_and_study_from_the_file(tmp_path, capsys):
+    import gzip
+
+    from rewardlab import datasets
+
+    with gzip.open(datasets.path(datasets.BON), "rt", encoding="utf-8") as fh:
+        rows = [next(fh) for _ in range(40)]
+    data = tmp_path / "bon.jsonl"
+    data.write_text("".join(rows), encoding="utf-8")
+    vectors = tmp_path / "bon.safetensors"
+    assert main(["embed", "--data", str(data), "--embedder", "hash", "--context", "ends", "--out", str(vectors), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["texts"] == 40 * 11  # every labelled candidate, once
+    study = ["study", "ensembles", "--data", str(data), "--embedder", "hash", "--context", "ends", "--quality", "inf,1",
+             "--members", "2", "--pairing", "same", "--json", "--quiet"]
+    live = run_json(capsys, *study)
+    from_file = run_json(capsys, *study, "--embeddings", str(vectors))
+    assert from_file["qualities"] == live["qualities"]
+    # vectors of another context are other texts: refused, not silently mixed
+    assert main([*study[:-2], "--context", "last_turn", "--quiet", "--embeddings", str(vectors)]) == 2
+    assert "texts are not in" in capsys.readouterr().err

@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from rewardlab.embed import EMBEDDERS
 
     p = sub.add_parser("embed", help="embed preference files once into a file that train/eval/score read with --embeddings")
-    p.add_argument("--data", action="append", required=True, metavar="FILE", help="preference file (jsonl[.gz], parquet); repeat for several")
+    p.add_argument("--data", action="append", required=True, metavar="FILE",
+                   help="preference file (jsonl[.gz], parquet), or best-of-N candidates with golden rewards (reward-bench-bon, for study ensembles); repeat for several")
     p.add_argument("--embedder", required=True, metavar="SPEC", help=f"one of {', '.join(EMBEDDERS)}")
     p.add_argument("--out", required=True, metavar="FILE", help="the embeddings file to write (.safetensors)")
     p.add_argument("--context", choices=("last_turn", "full", "ends"), default="last_turn",
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardlab.data import iter_many
+    from rewardlab.data import dialogue_text, iter_many, load_bon
     from rewardlab.embed import check_spec, embed_texts, get_embedder
     from rewardlab.embed.cache import text_key
     from rewardlab.embed.precomputed import write_embeddings
@@ -41,13 +42,23 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir() or not out.parent.is_dir():
         raise InvalidInputError(f"out: {out} must be a file in an existing folder")
     started = time.perf_counter()
-    stream, reports = iter_many(args.data, strict=args.strict)
     texts: dict[bytes, str] = {}  # distinct texts, first-seen order (chosen and rejected alike)
-    for pair in stream:
-        for t in pair.texts(args.context):
-            texts.setdefault(text_key(t), t)
-    for r in reports:
-        say(r.summary())
+    bon_files = [f for f in args.data if _is_best_of_n(f)]
+    for f in bon_files:  # best-of-N candidates with golden rewards: what `study ensembles --data` embeds
+        bon = load_bon(f)
+        for prompt, candidates in zip(bon.prompts, bon.candidates):
+            for c in candidates:
+                t = dialogue_text(prompt, c, args.context)
+                texts.setdefault(text_key(t), t)
+        say(bon.report.summary())
+    pair_files = [f for f in args.data if f not in bon_files]
+    if pair_files:
+        stream, reports = iter_many(pair_files, strict=args.strict)
+        for pair in stream:
+            for t in pair.texts(args.context):
+                texts.setdefault(text_key(t), t)
+        for r in reports:
+            say(r.summary())
     if not texts:
         raise InvalidInputError(f"data: no pair to embed in {', '.join(args.data)}")
     embedder = get_embedder(args.embedder)
@@ -68,3 +79,11 @@ def run(args: argparse.Namespace) -> int:
         say(f"wrote {len(todo)} {args.embedder} vectors of dim {embedder.dim} to {out} ({result['bytes'] / 2**20:.1f} MiB) "
             f"in {result['seconds']} s; read them with --embeddings {out}")
     return 0
+
+
+def _is_best_of_n(path: str) -> bool:
+    """Whether ``path`` holds best-of-N candidate sets (reward-bench-bon rows), not pairs."""
+    from rewardlab.data.benchmark_rows import first_row
+
+    row = first_row(path)
+    return isinstance(row, dict) and "outputs" in row and "instruction" in row
