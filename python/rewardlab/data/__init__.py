@@ -8,21 +8,10 @@ by reason, with the first line numbers; under ``strict=True`` the first malforme
 """
 
 from rewardlab.data.best_of_n import BonSet, load_bon
-from rewardlab.data.formats import (
-    FORMATS,
-    DataError,
-    LoadReport,
-    check_limit,
-    finish_report,
-    iter_many,
-    iter_pairs,
-    json_rows,
-    load_many,
-    load_pairs,
-    read_lines,
-)
-from rewardlab.data.response_sets import ResponseSet, load_arrays
+from rewardlab.data.formats import FORMATS, iter_many, iter_pairs, load_many, load_pairs
 from rewardlab.data.pairs import CONTEXTS, PreferencePair, dialogue_text, dialogue_turns, pair_fingerprint
+from rewardlab.data.response_sets import ResponseSet, load_arrays
+from rewardlab.data.rows import DataError, LoadReport, check_limit, finish_report, json_rows, read_lines
 from rewardlab.data.splits import Split, check_fractions, split_by_prompt, split_of
 
 __all__ = [

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from rewardlab.data.formats import DataError, LoadReport, Malformed, parse_row, raw_rows, read_lines
+from rewardlab.data.rows import DataError, LoadReport, Malformed, checked_rows, parse_row, raw_rows, read_lines
 
 
 def array_or_lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -50,19 +50,11 @@ def usable_rows(path: Path, report: LoadReport, strict: bool,
                 problem: Callable[[Any], str | None]) -> Iterator[tuple[int, Any]]:
     """``(number, row)`` of every row ``problem`` finds nothing wrong with, counting rows in
     ``report``; a row it names a problem for (or that is not JSON) is skipped and reported, or
-    with ``strict`` refused."""
-    for number, raw in array_or_lines(path):
-        if isinstance(raw, str) and not raw.strip():
-            continue
-        report.rows += 1
-        try:
-            row = parse_row(raw) if isinstance(raw, str) else raw
-            why = problem(row)
-        except Malformed as bad:
-            why = bad.reason
-        if why is None:
-            yield number, row
-        elif strict:
-            raise DataError(f"data: {path}:{number}: {why}")
-        else:
-            report.skip(number, why)
+    with ``strict`` refused (:func:`~rewardlab.data.rows.checked_rows`)."""
+    def check(number: int, row: Any) -> tuple[int, Any]:
+        why = problem(row)
+        if why is not None:
+            raise Malformed(why)
+        return number, row
+
+    return checked_rows(array_or_lines(path), path, report, strict, check)

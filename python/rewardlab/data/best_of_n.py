@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rewardlab.data.formats import LoadReport, check_limit, finish_report, json_rows
+from rewardlab.data.rows import LoadReport, check_limit, finish_report, json_rows
 from rewardlab.errors import invalid
 
 __all__ = ["BonSet", "load_bon"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.benchmark_rows import usable_rows
-from rewardlab.data.formats import DataError, LoadReport
+from rewardlab.data.rows import DataError, LoadReport
 from rewardlab.data.pairs import PreferencePair
 
 

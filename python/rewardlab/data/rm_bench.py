@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rewardlab.data.benchmark_rows import usable_rows
-from rewardlab.data.formats import DataError, LoadReport
+from rewardlab.data.rows import DataError, LoadReport
+
 
 @dataclass(frozen=True)
 class RMBenchItem:
