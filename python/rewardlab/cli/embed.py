@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardlab.data import dialogue_text, iter_many, load_bon
+    from rewardlab.data import iter_many, load_bon
+    from rewardlab.data.pairs import dialogue_texts
     from rewardlab.embed import check_spec, embed_texts, get_embedder
     from rewardlab.embed.cache import text_key
     from rewardlab.embed.precomputed import write_embeddings
@@ -46,10 +47,8 @@ def run(args: argparse.Namespace) -> int:
     bon_files = [f for f in args.data if _is_best_of_n(f)]
     for f in bon_files:  # best-of-N candidates with golden rewards: what `study ensembles --data` embeds
         bon = load_bon(f)
-        for prompt, candidates in zip(bon.prompts, bon.candidates):
-            for c in candidates:
-                t = dialogue_text(prompt, c, args.context)
-                texts.setdefault(text_key(t), t)
+        for t in dialogue_texts(bon.prompts, bon.candidates, args.context):
+            texts.setdefault(text_key(t), t)
         say(bon.report.summary())
     pair_files = [f for f in args.data if f not in bon_files]
     if pair_files:

@@ -76,13 +76,13 @@ def _response_set(args: argparse.Namespace):
     import numpy as np
 
     from rewardlab.data.best_of_n import load_bon
-    from rewardlab.data.pairs import dialogue_text
+    from rewardlab.data.pairs import dialogue_texts
     from rewardlab.embed import check_spec, embed_texts, get_embedder
 
     check_spec(args.embedder)
     bon = load_bon(args.data, limit=args.limit)
     say(f"{bon.report.summary()}; {bon.gold.shape[1]} candidates with golden rewards per prompt")
-    texts = [dialogue_text(p, c, args.context) for p, cs in zip(bon.prompts, bon.candidates) for c in cs]
+    texts = dialogue_texts(bon.prompts, bon.candidates, args.context)
     vectors = embed_texts(get_embedder(args.embedder), texts, cache_dir=args.cache_dir, progress=progress(args))
     shape = bon.gold.shape
     return ResponseSet.of(vectors.reshape(shape[0], shape[1], -1).astype(np.float32), bon.gold, source=f"{args.data} ({args.embedder}, {args.context})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 ASSISTANT_TAG = "\n\nAssistant:"
 HUMAN_TAG = "\n\nHuman:"
@@ -100,6 +101,12 @@ def dialogue_text(prompt: str, response: str, context: str = "last_turn") -> str
         return _fit_ends(head, response.strip())
     return f"{head} {response.strip()}"
 
+
+
+def dialogue_texts(prompts: Sequence[str], responses: Sequence[Sequence[str]], context: str = "last_turn") -> list[str]:
+    """Every prompt's responses as :func:`dialogue_text`, flattened in order (``responses[i]``
+    are the replies to ``prompts[i]``: best-of-N candidates or policy samples)."""
+    return [dialogue_text(p, r, context) for p, rs in zip(prompts, responses) for r in rs]
 
 SYSTEM_MARK = "[system] "  # how the flattening marks a system message (data.formats.flatten_messages)
 _TURN = re.compile(r"\n\n(Human|Assistant):")

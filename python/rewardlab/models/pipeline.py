@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from rewardlab.data.best_of_n import BonSet
-from rewardlab.data.pairs import PreferencePair, dialogue_text, pair_fingerprint
+from rewardlab.data.pairs import PreferencePair, dialogue_texts, pair_fingerprint
 from rewardlab.data.splits import Split, split_of
 from rewardlab.embed import embed_texts, get_embedder
 from rewardlab.errors import invalid
@@ -203,5 +203,4 @@ def score_candidates(model: RewardModel, bon: BonSet, cache_dir=None, progress=N
 def score_members(model: RewardModel, prompts: Sequence[str], responses: Sequence[Sequence[str]], cache_dir=None, progress=None) -> np.ndarray:
     """Per-member scores ``[K, total responses]`` of every prompt's responses, flattened in order."""
     context = model.meta.get("text_context", DEFAULT_CONTEXT)
-    texts = [dialogue_text(p, c, context) for p, cs in zip(prompts, responses) for c in cs]
-    return model.score_texts(texts, cache_dir=cache_dir, progress=progress)
+    return model.score_texts(dialogue_texts(prompts, responses, context), cache_dir=cache_dir, progress=progress)
