@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     result["aggregate"] = args.aggregate if args.model is not None and args.member is None else None
     result["member"] = args.member
     if args.curve:
-        result["curves"] = _curves(bon.gold, scores if members is None else members, args.seed)
+        result["curves"] = _curves(bon.gold, {"r_U": scores} if members is None else _member_proxies(members), args.seed)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -103,25 +103,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _curves(gold, scores, seed: int) -> dict:
-    """Hard best-of-N by golden reward over N for each member and rule (``scores``: ``[P, N]``
-    for a simulated reward, ``[K, P*N]`` member scores for a model)."""
-    import numpy as np
-
+def _member_proxies(members) -> dict:
+    """Every member alone and every CLI rule, as r_U candidates, from member scores ``[K, P*N]``."""
     from rewardlab.models.ensemble import aggregate
     from rewardlab.models.evaluate import CLI_RULES
+
+    proxies = {f"member {k}": m for k, m in enumerate(members)}
+    proxies.update({rule: aggregate(members, m, **kw).value for rule, (m, kw) in CLI_RULES.items()})
+    return proxies
+
+
+def _curves(gold, proxies: dict, seed: int) -> dict:
+    """Hard best-of-N by golden reward over N for each proxy (scores of every candidate, in
+    ``gold``'s order) and the oracle, with bootstrap intervals over prompts."""
     from rewardlab.models.golden import bon_curve, prompt_bootstrap
 
     ns = sorted({1, 2, 4, gold.shape[1]} & set(range(1, gold.shape[1] + 1)))
-    if scores.ndim == 2 and scores.shape == gold.shape:
-        proxies = {"r_U": scores}
-    else:
-        proxies = {f"member {k}": m.reshape(gold.shape) for k, m in enumerate(scores)}
-        proxies.update({rule: aggregate(scores, m, **kw).value.reshape(gold.shape) for rule, (m, kw) in CLI_RULES.items()})
-    proxies["oracle"] = gold
     out = {"ns": ns, "rows": []}
-    for name, proxy in proxies.items():
-        mean, ci = prompt_bootstrap(bon_curve(proxy, gold, ns), seed=seed)
+    for name, proxy in {**proxies, "oracle": gold}.items():
+        mean, ci = prompt_bootstrap(bon_curve(proxy.reshape(gold.shape), gold, ns), seed=seed)
         out["rows"].append({"proxy": name, "gold": mean.tolist(), "ci95": ci.T.tolist()})
     return out
 
