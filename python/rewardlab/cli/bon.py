@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
           f"{'B/beta=%g' % args.b_over_beta if args.b_over_beta else 'B=%g' % args.B}"
           f"{'' if args.no_caps else ' (clipped to 2x range, B/beta capped at 2 in F)'}, alpha={args.alpha}, {args.repeats} candidate draws per prompt")
     say(f"{'N':>3}{'beta':>7}{'win':>6}{'tie':>6}{'loss':>6}{'win-tie':>9}{'95% CI':>17}"
-          f"{'gold raw':>10}{'shaped':>9}{'diff 95% CI':>22}{'hard BoN':>10}{'random':>8}{'oracle':>8}")
+          f"{'gold raw':>10}{'shaped':>9}{'diff 95% CI':>28}{'hard BoN':>10}{'random':>8}{'oracle':>8}")
     for r in result["rows"]:
         say(f"{r['n']:>3}{r['beta']:>7.2f}{r['win']:>6}{r['tie']:>6}{r['loss']:>6}{r['win_tie_rate']:>9.3f}"
               f"{'[%.3f, %.3f]' % tuple(r['win_tie_ci95']):>17}{r['gold_raw']:>10.4f}{r['gold_shaped']:>9.4f}"
-              f"{'%+.4f [%+.4f, %+.4f]' % (r['gold_diff'], *r['gold_diff_ci95']):>22}"
+              f"{'%+.4f [%+.4f, %+.4f]' % (r['gold_diff'], *r['gold_diff_ci95']):>28}"
               f"{r['gold_hard_bon']:>10.4f}{r['gold_random']:>8.4f}{r['gold_oracle']:>8.4f}")
     if args.curve:
         _print_curves(result["curves"])
