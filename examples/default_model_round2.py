@@ -45,7 +45,7 @@ CANDIDATES = {
     "lm-chat:smollm2+length": (["lm-chat:smollm2+length"], "bt"),
     "hash+length": (["hash+length"], "bt"),
     "minilm+e5": (["minilm+e5"], "bt"),  # a concatenation (round 1 alternated them across members)
-    "minilm, cls head": (["minilm"], "cls"),  # the paper's classification head
+    "minilm-cls": (["minilm"], "cls"),  # the paper's classification head
 }
 FOLDS = 5
 SALT = "default-model-round2"
