@@ -83,3 +83,67 @@ def test_files_that_are_not_ours_or_are_truncated_are_refused(hash_file, tmp_pat
                       (tmp_path / "none.safetensors", "no such file")):
         assert main(["eval", "--model", "m", "--data", "d", "--embeddings", str(path)]) == 2
         assert f"error: embeddings: " in (err := capsys.readouterr().err) and why in err, err
+
+
+def test_a_npy_array_with_its_sidecar_reads_as_the_safetensors_file(hash_file, hh_file, tmp_path, capsys):
+    # what embed writes with a .npy name: the array and a sidecar of the rows' keys
+    npy = tmp_path / "hash.npy"
+    out = run_json(capsys, "embed", "--data", str(hh_file), "--embedder", "hash", "--out", str(npy), "--no-cache")
+    arr = np.load(npy)
+    side = json.loads(npy.with_suffix(".json").read_text())
+    assert arr.shape == (out["texts"], 1024) and arr.dtype == np.float32 and len(side["keys"]) == out["texts"]
+    texts = [t for p in load_pairs(hh_file)[0] for t in p.texts()]
+    for i in (0, 7, len(side["keys"]) - 1):  # row i is the vector of the text whose key is keys[i]
+        text = next(t for t in texts if text_key(t).hex() == side["keys"][i])
+        np.testing.assert_array_equal(arr[i], get_embedder("hash").embed([text])[0])
+    common = ["--data", str(hh_file), "--members", "2", "--epochs", "3"]
+    run_json(capsys, "train", *common, "--out", str(tmp_path / "a"), "--embeddings", str(hash_file))
+    run_json(capsys, "train", *common, "--out", str(tmp_path / "b"), "--embeddings", str(npy))
+    evals = [run_json(capsys, "eval", "--model", str(tmp_path / m), "--data", str(hh_file), "--split", "all",
+                      "--embeddings", str(f)) for m, f in (("a", hash_file), ("b", npy))]
+    assert evals[0] == evals[1]
+
+
+def test_a_user_written_npy_with_texts_in_its_sidecar_and_another_dtype(hh_file, tmp_path, capsys):
+    # another pipeline's output: float16 rows and the texts themselves
+    texts = sorted({t for p in load_pairs(hh_file)[0] for t in p.texts()})
+    vectors = get_embedder("hash").embed(texts)
+    np.save(tmp_path / "mine.npy", vectors.astype(np.float16))
+    (tmp_path / "mine.json").write_text(json.dumps({"embedder": "hash", "texts": texts}))
+    from rewardlab.embed.precomputed import PrecomputedEmbeddings
+
+    f = PrecomputedEmbeddings(tmp_path / "mine.npy")
+    np.testing.assert_array_equal(f.lookup(texts[::-1]), vectors[::-1].astype(np.float16).astype(np.float32))
+    run_json(capsys, "train", "--data", str(hh_file), "--out", str(tmp_path / "m"), "--embeddings",
+             str(tmp_path / "mine.npy"), "--members", "2", "--epochs", "2")
+
+
+@pytest.mark.parametrize("array, sidecar, why", [
+    (np.zeros((2, 3), np.float32), None, "needs its sidecar"),
+    (np.zeros((2, 3), np.float32), "not json", "is not JSON"),
+    (np.zeros((2, 3), np.float32), {"texts": ["a", "b"]}, "naming its \"embedder\""),
+    (np.zeros((2, 3), np.float32), {"embedder": "hash", "texts": ["a"]}, "lists 1 rows"),
+    (np.zeros((2, 3), np.float32), {"embedder": "hash", "texts": ["a", "b"], "keys": ["00" * 16] * 2}, "either"),
+    (np.zeros((2, 3), np.float32), {"embedder": "hash", "keys": ["zz", "00"]}, "hex digests"),
+    (np.zeros((2, 3), np.float32), {"embedder": "hash", "texts": ["a", 3]}, "must be strings"),
+    (np.zeros(3, np.float32), {"embedder": "hash", "texts": ["a"]}, "expected a float array"),
+    (np.zeros((2, 3), np.int64), {"embedder": "hash", "texts": ["a", "b"]}, "expected a float array"),
+    (np.array([[0.0, np.nan]], np.float32), {"embedder": "hash", "texts": ["a"]}, "non-finite vector"),
+])
+def test_bad_npy_files_are_refused_naming_what_is_wrong(array, sidecar, why, tmp_path):
+    from rewardlab.embed.precomputed import PrecomputedEmbeddings
+
+    np.save(tmp_path / "e.npy", array)
+    if sidecar is not None:
+        (tmp_path / "e.json").write_text(sidecar if isinstance(sidecar, str) else json.dumps(sidecar))
+    with pytest.raises(ValueError, match=f"embeddings: .*{why}"):
+        PrecomputedEmbeddings(tmp_path / "e.npy").lookup(["a"])
+
+
+def test_a_pickled_npy_is_refused(tmp_path):
+    from rewardlab.embed.precomputed import PrecomputedEmbeddings
+
+    np.save(tmp_path / "e.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "e.json").write_text(json.dumps({"embedder": "hash", "texts": ["a"]}))
+    with pytest.raises(ValueError, match="embeddings: .*is not a .npy array"):
+        PrecomputedEmbeddings(tmp_path / "e.npy")

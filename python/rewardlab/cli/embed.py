@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", action="append", required=True, metavar="FILE",
                    help="preference file (jsonl[.gz], parquet), or best-of-N candidates with golden rewards (reward-bench-bon, for study ensembles); repeat for several")
     p.add_argument("--embedder", required=True, metavar="SPEC", help=f"one of {', '.join(EMBEDDERS)}")
-    p.add_argument("--out", required=True, metavar="FILE", help="the embeddings file to write (.safetensors)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the embeddings file to write: safetensors, or with a .npy name an array [texts, dim] and a .json sidecar of the texts' keys")
     p.add_argument("--context", choices=("last_turn", "full", "ends"), default="last_turn",
                    help="what of a dialogue is embedded (default last_turn, what train reads by default; ends: cut to the prompt's end and the response's start and end)")
     p.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")

@@ -11,6 +11,11 @@ The metadata names the format, the embedder spec and its id. It is written as a 
 first, then the vectors chunk by chunk) and read memory-mapped: a lookup reads the requested
 rows only, so a file larger than RAM works. Nothing in it is executable, and the header is
 checked before any row is read.
+
+The same vectors may come as a ``.npy`` array ``[N, D]`` (what other pipelines write) with a JSON
+sidecar of the same stem: ``{"embedder": SPEC, "texts": [N strings]}`` or, as ``rewardlab embed
+--out FILE.npy`` writes it, ``"keys": [N hex blake2b-128 digests]`` in place of the texts; an
+optional ``"embedder_id"``. The array is memory-mapped too (``allow_pickle`` stays off).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rewardlab.embed.cache import text_key
 from rewardlab.errors import invalid
 
 FORMAT = "rewardlab-embeddings-file-v1"
+SIDECAR_FORMAT = "rewardlab-embeddings-sidecar-v1"
 _KEY_BYTES = 16
 _MAX_HEADER = 1 << 20
 
@@ -37,6 +43,8 @@ def write_embeddings(path: str | Path, spec: str, embedder_id: str, dim: int,
     """Writes ``count`` distinct texts' vectors, given as ``(texts, vectors [n, dim])`` chunks,
     to ``path`` atomically (a temporary file, renamed when complete)."""
     path = Path(path)
+    if path.suffix == ".npy":
+        return _write_npy(path, spec, embedder_id, dim, chunks, count)
     meta = {"format": FORMAT, "embedder": spec, "embedder_id": embedder_id}
     keys_bytes, vec_bytes = count * _KEY_BYTES, count * dim * 4
     header = {
@@ -72,6 +80,69 @@ def write_embeddings(path: str | Path, spec: str, embedder_id: str, dim: int,
     return path
 
 
+def sidecar_of(path: str | Path) -> Path:
+    """The JSON sidecar of a ``.npy`` embeddings array: the same stem, ``.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def _write_npy(path: Path, spec: str, embedder_id: str, dim: int,
+               chunks: Iterable[tuple[Sequence[str], np.ndarray]], count: int) -> Path:
+    """``path`` (``.npy``, float32 ``[count, dim]``, filled chunk by chunk through a memory map)
+    and its sidecar; each written to a temporary file and renamed, the array first."""
+    tag = uuid.uuid4().hex[:8]
+    tmp, tmp_side = path.with_name(f".{path.name}.{tag}.tmp"), path.with_name(f".{path.name}.{tag}.json.tmp")
+    try:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype="<f4", shape=(count, dim))
+        keys: list[str] = []
+        for texts, vectors in chunks:
+            vectors = np.asarray(vectors, dtype="<f4")
+            if vectors.shape != (len(texts), dim):
+                raise invalid("vectors", f"expected shape {(len(texts), dim)}, got {vectors.shape}")
+            if len(keys) + len(texts) > count:
+                raise invalid("chunks", f"announced {count} texts, got more")
+            arr[len(keys) : len(keys) + len(texts)] = vectors
+            keys += [text_key(t).hex() for t in texts]
+        if len(keys) != count:
+            raise invalid("chunks", f"announced {count} texts, got {len(keys)}")
+        arr.flush()
+        del arr
+        tmp_side.write_text(json.dumps({"format": SIDECAR_FORMAT, "embedder": spec, "embedder_id": embedder_id,
+                                        "keys": keys}))
+        os.replace(tmp, path)
+        os.replace(tmp_side, sidecar_of(path))
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp_side.unlink(missing_ok=True)
+    return path
+
+
+def _read_sidecar(path: Path, count: int) -> tuple[dict, np.ndarray]:
+    """The sidecar's fields and the rows' keys, uint8 ``[count, 16]``, checked against the array."""
+    side = sidecar_of(path)
+    if not side.is_file():
+        raise invalid("embeddings", f"{path} needs its sidecar {side} (the embedder and each row's text or key); "
+                                    "rewardlab embed --out FILE.npy writes both")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("embeddings", f"{side} is not JSON") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("embedder"), str):
+        raise invalid("embeddings", f"{side} must be a JSON object naming its \"embedder\" (a spec such as minilm)")
+    texts, hexes = meta.get("texts"), meta.get("keys")
+    rows = texts if texts is not None else hexes
+    if not isinstance(rows, list) or (texts is not None) == (hexes is not None):
+        raise invalid("embeddings", f"{side} must hold either \"texts\" or \"keys\", a list with one entry per row")
+    if len(rows) != count:
+        raise invalid("embeddings", f"{side} lists {len(rows)} rows, {path} has {count}")
+    try:
+        keys = [text_key(t) for t in texts] if texts is not None else [bytes.fromhex(h) for h in rows]
+    except (TypeError, ValueError, AttributeError):
+        keys = []
+    if len(keys) != count or any(len(k) != _KEY_BYTES for k in keys):
+        raise invalid("embeddings", f"{side}: \"texts\" must be strings, \"keys\" {_KEY_BYTES * 2}-digit hex digests")
+    return meta, np.frombuffer(b"".join(keys), np.uint8).reshape(count, _KEY_BYTES)
+
+
 class PrecomputedEmbeddings:
     """The vectors of an embeddings file, looked up by text; stands in for its embedder (same
     ``name``, ``id`` and ``dim``) without loading any model."""
@@ -80,6 +151,10 @@ class PrecomputedEmbeddings:
         self.path = Path(path)
         if not self.path.is_file():
             raise invalid("embeddings", f"no such file: {path}")
+        self._rows: dict[bytes, int] | None = None
+        if self.path.suffix == ".npy":
+            self._open_npy()
+            return
         size = self.path.stat().st_size
         with open(self.path, "rb") as fh:
             head = fh.read(8)
@@ -111,7 +186,20 @@ class PrecomputedEmbeddings:
         self._keys = np.memmap(self.path, np.uint8, "r", offset=start, shape=(count, _KEY_BYTES)) if count else np.zeros((0, 16), np.uint8)
         self._vectors = (np.memmap(self.path, "<f4", "r", offset=start + count * _KEY_BYTES, shape=(count, dim))
                          if count else np.zeros((0, dim), np.float32))
-        self._rows: dict[bytes, int] | None = None
+
+    def _open_npy(self) -> None:
+        try:
+            vectors = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise invalid("embeddings", f"{self.path} is not a .npy array ({e})") from None
+        if vectors.ndim != 2 or vectors.shape[1] < 1 or vectors.dtype.kind != "f":
+            raise invalid("embeddings", f"{self.path}: expected a float array [texts, dim], got {vectors.dtype} "
+                                        f"{list(vectors.shape)}")
+        count, dim = vectors.shape
+        meta, self._keys = _read_sidecar(self.path, count)
+        self.name, self.dim, self.count = meta["embedder"], int(dim), int(count)
+        self.id = str(meta.get("embedder_id") or f"{self.name}|precomputed")
+        self._vectors = vectors
 
     def _index(self) -> dict[bytes, int]:
         if self._rows is None:  # built on first use, in blocks: the keys are never copied whole
@@ -134,6 +222,9 @@ class PrecomputedEmbeddings:
         order = np.argsort(idx, kind="stable")  # rows read in file order
         sorted_rows = np.asarray(idx)[order]
         out[order] = self._vectors[sorted_rows]
+        if not np.isfinite(out).all():
+            bad = texts[int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])]
+            raise invalid("embeddings", f"{self.path} holds a non-finite vector (NaN or inf), for the text {bad[:80]!r}")
         return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
