@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rewardlab.cli._common import AGGREGATES, add_common, progress, say
+from rewardlab.cli._common import AGGREGATES, add_common, progress, say, say_length_baselines
 from rewardlab.errors import InvalidInputError
 
 
@@ -109,13 +109,7 @@ def run(args: argparse.Namespace) -> int:
     for name, v in out["aggregations"].items():
         say(f"{name:<10}{v['accuracy']:>10.3f}{'[%.3f, %.3f]' % tuple(v['accuracy_ci95']):>20}")
     say(f"members: {', '.join(f'{a:.3f}' for a in out['members'])} (mean {out['mean_member_accuracy']:.3f})")
-    say(f"length baselines on the same pairs ({baselines['clusters']} prompts; intervals of differences clustered by prompt):")
-    for name in ("longer", "shorter"):
-        b = baselines[name]
-        lo, hi = b["difference_ci95"]
-        verdict = "model better" if lo > 0 else "model worse" if hi < 0 else "no clear difference"
-        say(f"  {name} response wins: {b['accuracy']:.3f} [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]; "
-            f"model minus it {b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})")
+    say_length_baselines(baselines)
     return 0
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rewardlab.cli._common import add_common, add_split, count_at_least, progress, say
+from rewardlab.cli._common import add_common, add_split, count_at_least, progress, say, say_length_baselines
 
 if TYPE_CHECKING:
     from rewardlab.data import LoadReport
@@ -35,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--no-bootstrap", action="store_true", help="train every member on all training pairs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cross-fit", type=count_at_least(2), default=None, metavar="K",
+                   help="also train K more ensembles, each without one fold of prompts, and report the accuracy and the "
+                        "length baselines over every pair, each scored by an ensemble that never saw its prompt "
+                        "(all pairs, whatever --dev/--test; for small preference sets)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_split(p)
     add_common(p)
@@ -99,9 +103,23 @@ def run(args: argparse.Namespace) -> int:
         "split_sizes": sizes,
         "seconds": {**{k: round(v, 2) for k, v in timer.stages.items()}, "total": round(time.perf_counter() - started, 2)},
     }
+    if args.cross_fit:
+        from rewardlab.models.crossfit import cross_fit
+
+        t = time.perf_counter()
+        stream, _ = iter_many(args.data, strict=args.strict)
+        out["cross_fit"] = cross_fit(list(stream), args.embedder, config, args.members, args.cross_fit,
+                                     cache_dir=args.cache_dir, progress=progress(args)).summary()
+        out["seconds"]["cross_fit"] = round(time.perf_counter() - t, 2)
     if args.json:
         print(json.dumps(out))
-    else:
-        say(f"trained {out['members']} members on {sizes['train']} pairs in {out['seconds']['train']} s "
-             f"(embedding {out['seconds']['embed']} s); saved to {args.out}")
+        return 0
+    say(f"trained {out['members']} members on {sizes['train']} pairs in {out['seconds']['train']} s "
+        f"(embedding {out['seconds']['embed']} s); saved to {args.out}")
+    if args.cross_fit:
+        c = out["cross_fit"]
+        say(f"cross-fitted over {c['folds']} folds by prompt ({c['pairs']} pairs, each scored by an ensemble that never "
+            f"saw its prompt; {out['seconds']['cross_fit']} s): accuracy {c['accuracy']:.3f} [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]")
+        say_length_baselines(c["length_baselines"])
+        say("  per fold, minus shorter: " + ", ".join(f"{f['minus_shorter']:+.3f}" for f in c["per_fold"]))
     return 0

@@ -13,6 +13,8 @@ files, aggregation of the members' scores and pairwise evaluation.
   labelling pairs from a golden reward, and evaluation by it (exact best-of-N curves, per-prompt
   Spearman, bootstrap over prompts).
 - :mod:`~rewardlab.models.pipeline`: data -> embeddings -> model, streamed chunk by chunk.
+- :mod:`~rewardlab.models.crossfit`: K-fold cross-fitting by prompt, so that a small preference
+  set is test data once in full.
 
 The torch-backed names load on first use, so the aggregation rules and ``rewardlab --help`` do not
 import torch.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 from rewardlab._utils.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
+    from rewardlab.models.crossfit import CrossFit as CrossFit, cross_fit as cross_fit
     from rewardlab.models.annotators import PAIRINGS as PAIRINGS, Annotations as Annotations, annotate as annotate
     from rewardlab.models.golden import bon_curve as bon_curve, bon_permutations as bon_permutations, prompt_bootstrap as prompt_bootstrap, spearman_per_prompt as spearman_per_prompt
     from rewardlab.models.ensemble import METHODS as METHODS, Aggregated as Aggregated, aggregate as aggregate
@@ -34,6 +37,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load on first
 
 _WHERE = {
     **dict.fromkeys(["PAIRINGS", "Annotations", "annotate"], "rewardlab.models.annotators"),
+    **dict.fromkeys(["CrossFit", "cross_fit"], "rewardlab.models.crossfit"),
     **dict.fromkeys(["bon_curve", "bon_permutations", "prompt_bootstrap", "spearman_per_prompt"], "rewardlab.models.golden"),
     **dict.fromkeys(["METHODS", "Aggregated", "aggregate"], "rewardlab.models.ensemble"),
     **dict.fromkeys(["Accuracy", "ensemble_accuracy", "mean_interval", "pairwise_accuracy", "wilson_interval"], "rewardlab.models.evaluate"),
