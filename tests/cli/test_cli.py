@@ -97,6 +97,11 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     assert all(v > 1 for v in alignment["teaching"]["time_ratio_low_over_high_variance"].values())
     assert json.loads((tmp_path / "demo" / "report.json").read_text())["split_sizes"] == summary["split_sizes"]
     assert summary["results"]["hash"]["n_pairs"] == summary["split_sizes"]["test"]
+    # every HH pair (not only the test split's) scored once by an ensemble that never saw its prompt
+    hh = summary["hh_cross_fit"]
+    hh_rows = next(d for d in summary["data"] if "harmless" in d["path"])
+    assert hh["pairs"] == sum(f["pairs"] for f in hh["per_fold"]) == hh_rows["pairs"] > summary["split_sizes"]["test"]
+    assert "More than length? HH-RLHF harmless, cross-fitted" in (tmp_path / "demo" / "report.html").read_text()
     # provenance: every data file with the hash of its bytes, the seeds, the version, the date
     prov = json.loads((tmp_path / "demo" / "report.json").read_text())["provenance"]
     import hashlib

@@ -106,12 +106,7 @@ def say(*lines: str) -> None:
 
 
 def say_length_baselines(baselines: dict) -> None:
-    """Prints :func:`rewardlab.models.baselines.length_baselines`: each rule's accuracy and the
-    model's paired difference to it, with a verdict from the interval."""
-    say(f"length baselines on the same pairs ({baselines['clusters']} prompts; intervals of differences clustered by prompt):")
-    for name in ("longer", "shorter"):
-        b = baselines[name]
-        lo, hi = b["difference_ci95"]
-        verdict = "model better" if lo > 0 else "model worse" if hi < 0 else "no clear difference"
-        say(f"  {name} response wins: {b['accuracy']:.3f} [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]; "
-            f"model minus it {b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})")
+    """Prints :func:`rewardlab.models.baselines.length_baselines` (see ``baseline_lines``)."""
+    from rewardlab.models.baselines import baseline_lines
+
+    say(*baseline_lines(baselines))

@@ -68,3 +68,20 @@ def length_baselines(model: np.ndarray, chosen_words: Sequence[int] | np.ndarray
         out[name] = {"accuracy": float(base.mean()), "ci95": list(wilson_interval(float(base.sum()), len(base))),
                      "model_minus_baseline": diff, "difference_ci95": [lo, hi]}
     return out
+
+
+def difference_verdict(low: float, high: float) -> str:
+    """What a difference's interval says: "model better", "model worse" or "no clear difference"."""
+    return "model better" if low > 0 else "model worse" if high < 0 else "no clear difference"
+
+
+def baseline_lines(baselines: dict) -> list[str]:
+    """:func:`length_baselines` as the lines a report prints: each rule's accuracy and the model's
+    paired difference to it, with its verdict."""
+    lines = [f"length baselines on the same pairs ({baselines['clusters']} prompts; intervals of differences clustered by prompt):"]
+    for name in ("longer", "shorter"):
+        b = baselines[name]
+        lo, hi = b["difference_ci95"]
+        lines.append(f"  {name} response wins: {b['accuracy']:.3f} [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]; "
+                     f"model minus it {b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({difference_verdict(lo, hi)})")
+    return lines

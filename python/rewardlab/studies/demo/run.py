@@ -96,6 +96,15 @@ def run_demo(
         if sel.any():
             per_source[tag] = pairwise_accuracy(mean_c.value[sel], mean_r.value[sel]).to_dict()
 
+    # More than length? On the 10% test split the interval of that difference is ±0.08 wide;
+    # cross-fitting scores every HH pair with an ensemble that never saw its prompt.
+    from rewardlab.models.crossfit import cross_fit
+
+    t = time.perf_counter()
+    hh = [p for p in pairs if p.source == str(files[0])]
+    length_check = cross_fit(hh, [embedder], config, members, folds=5, cache_dir=cache_dir, progress=progress).summary()
+    timers[embedder]["cross_fit"] = time.perf_counter() - t
+
     alignment = None
     if bon_prompts > 0:
         from rewardlab.studies.demo.alignment import run_alignment
@@ -126,6 +135,7 @@ def run_demo(
         "train_config": config.to_dict(),
         "results": results,
         "per_source_mean_rule": per_source,
+        "hh_cross_fit": length_check,
         "accuracy_by_quartile": buckets,
         "accuracy_by_quartile_ci95": bucket_ci,
         "seconds": {k: {s: round(v, 2) for s, v in t.items()} for k, t in timers.items()} | {"total": round(total, 2)},
@@ -161,6 +171,8 @@ def run_demo(
 
 
 def _print_table(s: dict) -> None:
+    from rewardlab.models.baselines import baseline_lines
+
     n = s["results"][s["embedder"]]["n_pairs"]
     say(f"\nheld-out pairwise accuracy on {n} test pairs (95% Wilson interval)")
     say(f"{'embedder':<10}{'rule':<18}{'accuracy':>9}{'95% CI':>18}")
@@ -170,6 +182,11 @@ def _print_table(s: dict) -> None:
         say(f"{name:<10}{'mean of members':<18}{r['mean_member_accuracy']:>9.3f}")
     for tag, a in s["per_source_mean_rule"].items():
         say(f"{s['embedder']} mean rule on {tag}: {a['accuracy']:.3f} over {a['n_pairs']} pairs")
+    c = s["hh_cross_fit"]
+    say(f"HH harmless, {c['folds']}-fold cross-fitted by prompt ({c['pairs']} pairs, each scored by an ensemble that never "
+        f"saw its prompt): {s['embedder']} mean rule {c['accuracy']:.3f} [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]")
+    for line in baseline_lines(c["length_baselines"]):  # console.say joins its arguments into one line
+        say(line)
     b = s["accuracy_by_quartile"]
     say("accuracy by quartile of |margin| (low->high):", ", ".join(f"{x:.2f}" for x in b["|margin|"]))
     say("accuracy by quartile of disagreement (low->high):", ", ".join(f"{x:.2f}" for x in b["disagreement"]))
@@ -227,6 +244,25 @@ def _report(s: dict, margin, disagreement, correct):
     ax.set_xticks(ticks, labels, fontsize=8, rotation=45, ha="right")
     ax.set_ylabel("pairwise accuracy")
     rep.figure(fig, "Accuracy of each member (grey) and each aggregation rule, with 95% intervals; dotted line = chance.")
+
+    from rewardlab.models.baselines import difference_verdict
+
+    c = s["hh_cross_fit"]
+    per_fold = ", ".join(f"{f['minus_shorter']:+.3f}" for f in c["per_fold"])
+    rep.heading("More than length? HH-RLHF harmless, cross-fitted")
+    rep.paragraph(
+        f"HH harmless rewards short refusals, so \"the shorter response wins\" is a strong baseline. A held-out split as small "
+        f"as the one above cannot tell the model from it: on 201 HH pairs the interval of the difference is about ±0.08 wide. Here {c['folds']} ensembles ({s['embedder']}, "
+        f"{s['members']} members, as above), each trained without one fold of prompts, score all {c['pairs']} HH pairs, each "
+        f"with the ensemble that never saw its prompt. Differences are paired, with intervals clustered by prompt; like every "
+        f"cross-validation interval they treat the {c['folds']} ensembles as fixed. Per fold, model minus shorter: {per_fold}.")
+    rows = [[f"the model ({s['embedder']}, mean rule)", c["accuracy"], f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]", "", ""]]
+    for name in ("longer", "shorter"):
+        b = c["length_baselines"][name]
+        lo, hi = b["difference_ci95"]
+        rows.append([f"{name} response wins", b["accuracy"], f"[{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]",
+                     f"{b['model_minus_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}]", difference_verdict(lo, hi)])
+    rep.table(["scorer", "accuracy", "95% CI", "model minus it", "verdict"], rows)
 
     rep.heading("Does the ensemble know when it is wrong?")
     b, ci = s["accuracy_by_quartile"], s["accuracy_by_quartile_ci95"]
