@@ -51,12 +51,6 @@ FOLDS = 5
 SALT = "default-model-round2"
 
 
-def fold_of(group: str) -> int:
-    from rewardlab.data.splits import unit_hash
-
-    return int(unit_hash(group, SALT) * FOLDS)
-
-
 def train(name, pairs, members, salt):
     from rewardlab.data import split_by_prompt
     from rewardlab.data.splits import Split
@@ -111,7 +105,9 @@ def main(argv=None) -> int:
     if unknown := [n for n in names if n not in CANDIDATES]:
         ap.error(f"--candidates: unknown {unknown}; known: {', '.join(CANDIDATES)}")
     pairs, _ = load_pairs(datasets.path(datasets.HH))
-    fold = np.array([fold_of(p.group) for p in pairs])
+    from rewardlab.models.crossfit import fold_of
+
+    fold = np.array([fold_of(p.group, FOLDS, SALT) for p in pairs])
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "round2.json"
     state = json.loads(path.read_text()) if path.exists() else {}
@@ -145,6 +141,13 @@ def main(argv=None) -> int:
                         [pairs[i] for i, k in enumerate(fold) if str(k) == f]) for f in done]
     state["procedure"]["minus_shorter_per_fold"] = [r["minus_shorter"] for r in per_fold]
     state["default"] = max(names, key=lambda n: table[n]["minus_shorter_ci95"][0])
+    from rewardlab.models.baselines import clustered_mean_interval
+
+    pooled = {n: np.concatenate([state["folds"][f]["outcomes"][n] for f in done]) for n in names}
+    groups = [p.group for p in held]
+    current = names[0]  # the current default, listed first
+    state["minus_current_default"] = {n: list(clustered_mean_interval(pooled[n] - pooled[current], groups))
+                                      for n in names[1:]}
     path.write_text(json.dumps(state, indent=1))
     print(f"cross-fitted over {len(done)} folds ({len(held)} pairs):")
     for n in names:
@@ -153,6 +156,9 @@ def main(argv=None) -> int:
     print(line("nested estimate", state["procedure"]))
     print(f"  picks per fold {state['procedure']['chosen_per_fold']}; minus shorter per fold "
           f"{', '.join(f'{d:+.3f}' for d in state['procedure']['minus_shorter_per_fold'])}")
+    print(f"each candidate minus {current}, paired, clustered by prompt:")
+    for n, (d, lo, hi) in state["minus_current_default"].items():
+        print(f"  {n:<24} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
     print(f"default (highest lower bound, cross-fitted): {state['default']}")
     return 0
 
