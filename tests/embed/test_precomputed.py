@@ -147,3 +147,16 @@ def test_a_pickled_npy_is_refused(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps({"embedder": "hash", "texts": ["a"]}))
     with pytest.raises(ValueError, match="embeddings: .*is not a .npy array"):
         PrecomputedEmbeddings(tmp_path / "e.npy")
+
+
+def test_writing_a_npy_never_replaces_a_json_file_that_is_not_its_sidecar(hh_file, tmp_path, capsys):
+    data = tmp_path / "pairs.json"  # a data file with the sidecar's name
+    data.write_text(hh_file.read_text())
+    before = data.read_bytes()
+    assert main(["embed", "--data", str(data), "--embedder", "hash", "--out", str(tmp_path / "pairs.npy"), "--no-cache",
+                 "--quiet"]) == 2
+    assert "would replace" in capsys.readouterr().err
+    assert data.read_bytes() == before and not (tmp_path / "pairs.npy").exists()
+    # its own sidecar is replaced on a rerun
+    run_json(capsys, "embed", "--data", str(hh_file), "--embedder", "hash", "--out", str(tmp_path / "e.npy"), "--no-cache")
+    run_json(capsys, "embed", "--data", str(hh_file), "--embedder", "hash", "--out", str(tmp_path / "e.npy"), "--no-cache")

@@ -35,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     from rewardlab.data.pairs import dialogue_texts
     from rewardlab.embed import check_spec, embed_texts, get_embedder
     from rewardlab.embed.cache import text_key
-    from rewardlab.embed.precomputed import write_embeddings
+    from rewardlab.embed.precomputed import check_out, write_embeddings
     from rewardlab.errors import InvalidInputError
 
     check_spec(args.embedder)
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise InvalidInputError(f"out: {out} must be a file in an existing folder")
+    check_out(out)
     started = time.perf_counter()
     texts: dict[bytes, str] = {}  # distinct texts, first-seen order (chosen and rejected alike)
     bon_files = [f for f in args.data if _is_best_of_n(f)]

@@ -89,6 +89,7 @@ def _write_npy(path: Path, spec: str, embedder_id: str, dim: int,
                chunks: Iterable[tuple[Sequence[str], np.ndarray]], count: int) -> Path:
     """``path`` (``.npy``, float32 ``[count, dim]``, filled chunk by chunk through a memory map)
     and its sidecar; each written to a temporary file and renamed, the array first."""
+    check_out(path)
     tag = uuid.uuid4().hex[:8]
     tmp, tmp_side = path.with_name(f".{path.name}.{tag}.tmp"), path.with_name(f".{path.name}.{tag}.json.tmp")
     try:
@@ -114,6 +115,25 @@ def _write_npy(path: Path, spec: str, embedder_id: str, dim: int,
         tmp.unlink(missing_ok=True)
         tmp_side.unlink(missing_ok=True)
     return path
+
+
+def check_out(path: str | Path) -> None:
+    """Refuses an output ``.npy`` whose sidecar name holds a file rewardlab did not write (``--data
+    pairs.json --out pairs.npy`` must never overwrite the data); called before any embedding."""
+    path = Path(path)
+    side = sidecar_of(path)
+    if path.suffix == ".npy" and side.exists() and not _ours(side):
+        raise invalid("out", f"writing {path} would replace {side}, which is not a sidecar rewardlab wrote; choose another name")
+
+
+def _ours(side: Path) -> bool:
+    """Whether ``side`` is a sidecar that rewardlab wrote (and may replace)."""
+    try:
+        with open(side, "rb") as fh:
+            head = fh.read(200)
+    except OSError:
+        return False
+    return head.startswith(b'{"format": "' + SIDECAR_FORMAT.encode() + b'"')
 
 
 def _read_sidecar(path: Path, count: int) -> tuple[dict, np.ndarray]:
