@@ -160,3 +160,22 @@ def test_writing_a_npy_never_replaces_a_json_file_that_is_not_its_sidecar(hh_fil
     # its own sidecar is replaced on a rerun
     run_json(capsys, "embed", "--data", str(hh_file), "--embedder", "hash", "--out", str(tmp_path / "e.npy"), "--no-cache")
     run_json(capsys, "embed", "--data", str(hh_file), "--embedder", "hash", "--out", str(tmp_path / "e.npy"), "--no-cache")
+
+
+def test_embed_never_overwrites_its_own_input_or_any_file_it_did_not_write(hh_file, tmp_path, capsys):
+    data = tmp_path / "p.jsonl"
+    data.write_text(hh_file.read_text())
+    before = data.read_bytes()
+    for out in (data, tmp_path / "p.json"):
+        if out != data:
+            out.write_text("{}")
+        assert main(["embed", "--data", str(data), "--embedder", "hash", "--out", str(out), "--no-cache", "--quiet"]) == 2
+        assert "not an embeddings file rewardlab wrote" in capsys.readouterr().err
+    assert data.read_bytes() == before
+    np.save(tmp_path / "x.npy", np.zeros((1, 2), np.float32))  # someone else's array, no sidecar
+    assert main(["embed", "--data", str(data), "--embedder", "hash", "--out", str(tmp_path / "x.npy"), "--no-cache", "--quiet"]) == 2
+    assert "rewardlab did not write" in capsys.readouterr().err
+    # a file rewardlab wrote is replaced on a rerun
+    out = tmp_path / "e.safetensors"
+    for _ in range(2):
+        run_json(capsys, "embed", "--data", str(data), "--embedder", "hash", "--out", str(out), "--no-cache")

@@ -118,12 +118,20 @@ def _write_npy(path: Path, spec: str, embedder_id: str, dim: int,
 
 
 def check_out(path: str | Path) -> None:
-    """Refuses an output ``.npy`` whose sidecar name holds a file rewardlab did not write (``--data
-    pairs.json --out pairs.npy`` must never overwrite the data); called before any embedding."""
+    """Refuses an output that would replace a file rewardlab did not write: ``--data pairs.jsonl
+    --out pairs.jsonl``, or ``--out pairs.npy`` beside a data file ``pairs.json``, must never
+    overwrite the data. Called before any embedding."""
     path = Path(path)
-    side = sidecar_of(path)
-    if path.suffix == ".npy" and side.exists() and not _ours(side):
-        raise invalid("out", f"writing {path} would replace {side}, which is not a sidecar rewardlab wrote; choose another name")
+    if path.suffix == ".npy":
+        side = sidecar_of(path)
+        for f in (side, path):
+            if f.exists() and not _ours(side):
+                raise invalid("out", f"writing {path} would replace {f}, which rewardlab did not write; choose another name")
+    elif path.exists():
+        try:
+            PrecomputedEmbeddings(path)
+        except ValueError:
+            raise invalid("out", f"{path} exists and is not an embeddings file rewardlab wrote; choose another name") from None
 
 
 def _ours(side: Path) -> bool:
