@@ -253,6 +253,17 @@ def test_score_writes_its_output_atomically(trained, hh_slice, tmp_path, capsys)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_score_refuses_to_write_over_its_own_input(trained, hh_slice, tmp_path, capsys):
+    data = tmp_path / "pairs.jsonl"
+    data.write_bytes(hh_slice.read_bytes())
+    link = tmp_path / "same.jsonl"
+    link.symlink_to(data)
+    for out in (data, link):  # the same file by another name too
+        assert main(["score", "--model", str(trained), "--data", str(data), "--out", str(out), "--quiet"]) == 2
+        assert "out: " in (err := capsys.readouterr().err) and "would replace the data" in err
+    assert data.read_bytes() == hh_slice.read_bytes()
+
+
 def test_score_to_stdout_is_pure_jsonl(trained, hh_slice, capsys):
     assert main(["score", "--model", str(trained), "--data", str(hh_slice), "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from rewardlab.errors import invalid
 
@@ -25,11 +25,15 @@ def _nearest_existing(path: Path) -> Path:
     return Path(".")
 
 
-def check_output_file(arg: str, path: str | Path) -> None:
-    """``path`` can be written: not a directory, in an existing writable directory."""
+def check_output_file(arg: str, path: str | Path, inputs: Sequence[str | Path] = ()) -> None:
+    """``path`` can be written: not a directory, in an existing writable directory, and not one
+    of the command's ``inputs`` (``score --data p.jsonl --out p.jsonl`` would replace the data)."""
     if str(path) == STDOUT:
         return
     p = Path(path)
+    for f in inputs:
+        if p.exists() and Path(f).exists() and os.path.samefile(p, f):
+            raise invalid(arg, f"{p} is also the input {f}; writing it would replace the data: choose another name")
     if p.is_dir():
         raise invalid(arg, f"{p} is a directory; give a file name")
     if p.exists() and not p.is_file():

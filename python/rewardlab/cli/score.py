@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json and args.out == "-":
         raise InvalidInputError("json: the scored rows already go to stdout as JSON lines; give --out FILE with --json")
-    check_output_file("out", args.out)
+    check_output_file("out", args.out, [args.data])
     model = RewardModel.load(args.model)
     report = LoadReport(path=str(args.data), format="auto")
     method, kw = CLI_RULES[args.aggregate]
