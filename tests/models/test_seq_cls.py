@@ -157,3 +157,18 @@ def test_rewardlab_serve_serves_it(rm, pairs):
         server.stop()
     want = direct(folder, [dialogue_text(p, r) for p, r in zip(prompts, responses)], chat)
     np.testing.assert_allclose([it["reward"] for it in got["items"]], want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_reward_model_concatenated_with_length_trains_a_head_on_both(rm, hh_file, tmp_path, capsys):
+    # hf:PATH alone joins as it is; hf:PATH+length is two features, on which heads are trained
+    folder, _ = rm
+    out = tmp_path / "ens"
+    shutil.copytree(folder, out / "rm")
+    assert main(["train", "--data", str(hh_file), "--out", str(out), "--embedder", f"hf:{out / 'rm'}+length",
+                 "--members", "2", "--epochs", "2", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["members"] == 2
+    config = json.loads((out / "rewardlab_model.json").read_text())
+    assert [m["embedder"] for m in config["members"]] == ["hf:rm+length"] * 2
+    model = RewardModel.load(out)
+    assert all(m.head.config.dim == 2 for m in model.members)
+    assert main(["eval", "--model", str(out), "--data", str(hh_file), "--split", "all", "--json", "--quiet"]) == 0

@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the model to")
     p.add_argument("--embedder", action="append", default=None, metavar="SPEC",
                    help=f"one of {', '.join(EMBEDDERS)} (default minilm); repeat to alternate embedders across members; "
-                        "hf:PATH (a sequence-classification reward model inside --out) joins as one more member, as it is")
+                        "hf:PATH (a sequence-classification reward model inside --out) joins as one more member, as it is; "
+                        "A+B concatenates embedders (minilm+e5; hf:PATH+length trains heads on the reward and the length)")
     p.add_argument("--members", type=count_at_least(1), default=5, help="ensemble size K (default 5)")
     p.add_argument("--loss", choices=LOSS_NAMES, default="bt", help="bt (Bradley-Terry), margin (hinge) or cls (classification)")
     p.add_argument("--hidden", type=count_at_least(1), nargs="*", default=[256], help="hidden layer widths (default 256; none = linear)")

@@ -47,6 +47,12 @@ def _single_ok(spec: str) -> bool:
     return spec in ("minilm", "e5", "hash", "length") or (prefix is not None and len(spec) > len(prefix))
 
 
+def is_reward_model_spec(spec: str) -> bool:
+    """Whether ``spec`` is one ``hf:PATH`` reward model, whose one feature is its reward (it joins
+    an ensemble as it is); ``hf:PATH+length`` is a concatenation, on which a head trains."""
+    return spec.startswith("hf:") and concat_parts(spec) is None
+
+
 def concat_parts(spec: str) -> list[str] | None:
     """The parts of a concatenation ``A+B`` (each a spec of one embedder), or None for a single
     embedder. ``lm:/a+b`` with an invalid part (``b``) is the one path ``/a+b``; a path with a

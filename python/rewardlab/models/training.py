@@ -157,14 +157,16 @@ def train_ensemble(
     missing = [e for e in embedders if e not in train or (dev is not None and e not in dev)]
     if missing:
         raise invalid("embedders", f"no features for {missing}")
-    heads = [e for e in embedders if not e.startswith("hf:")]
+    from rewardlab.embed import is_reward_model_spec
+
+    heads = [e for e in embedders if not is_reward_model_spec(e)]
     out = []
     for i in range(members if heads else 0):
         name = heads[i % len(heads)]
         out.append(train_member(train[name], dev[name] if dev is not None else None, config, config.seed + i, name))
         if progress is not None:
             progress(i + 1, members)
-    out += [fixed_member(e, train[e]) for e in embedders if e.startswith("hf:")]
+    out += [fixed_member(e, train[e]) for e in embedders if is_reward_model_spec(e)]
     return out
 
 
