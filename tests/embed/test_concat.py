@@ -58,8 +58,9 @@ def test_a_concatenation_is_its_parts_side_by_side_each_from_its_own_cache(tmp_p
 def test_concatenation_specs_are_checked():
     check_spec("minilm+length")
     check_spec("lm:/models/a+b")  # "b" is not an embedder: one path with a plus in it
-    with pytest.raises(ValueError, match="names an embedder twice"):
-        check_spec("hash+hash")
+    for twice in ("hash+hash", "lm:/m+length+lm:/m"):
+        with pytest.raises(ValueError, match="names an embedder twice"):
+            check_spec(twice)
     with pytest.raises(ValueError, match="'word2vec' is not an embedder"):
         check_spec("hash+word2vec")
     with pytest.raises(ValueError, match="'' is not an embedder"):

@@ -61,6 +61,8 @@ def concat_parts(spec: str) -> list[str] | None:
     if len(parts) > 1 and all(_single_ok(p) for p in parts):
         return parts
     return None
+
+
 _LOADED: dict[tuple, Embedder] = {}
 
 
@@ -115,12 +117,12 @@ def model_file_spec(spec: str, folder: str | Path) -> str:
 def check_spec(spec: str) -> None:
     """Refuses a spec that names no embedder, without loading anything (arguments are checked
     before any data is read)."""
-    if _single_ok(spec):
-        return
     parts = concat_parts(spec)
     if parts is not None:
         if len(set(parts)) < len(parts):
             raise invalid("embedder", f"{spec!r} names an embedder twice")
+        return
+    if _single_ok(spec):
         return
     if "+" in spec:
         bad = [p for p in spec.split("+") if not _single_ok(p)]
