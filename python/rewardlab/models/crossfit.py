@@ -20,7 +20,7 @@ import numpy as np
 from rewardlab.data.pairs import PreferencePair
 from rewardlab.data.splits import Split, split_by_prompt, unit_hash
 from rewardlab.errors import invalid
-from rewardlab.models.baselines import length_baselines, outcomes, response_words
+from rewardlab.models.baselines import length_baselines, response_words
 from rewardlab.models.evaluate import wilson_interval
 from rewardlab.models.training import TrainConfig
 
@@ -43,15 +43,15 @@ class CrossFit:
     def summary(self) -> dict:
         """Accuracy (Wilson interval), the length baselines with the paired, prompt-clustered
         difference to each, and each fold's accuracy and difference to "shorter wins"."""
-        o, pairs = self.outcomes, self.pairs
-        base = length_baselines(o, [response_words(p.chosen) for p in pairs], [response_words(p.rejected) for p in pairs],
-                                [p.group for p in pairs])
+        o = self.outcomes
+        chosen = np.array([response_words(p.chosen) for p in self.pairs])
+        rejected = np.array([response_words(p.rejected) for p in self.pairs])
+        groups = [p.group for p in self.pairs]
+        base = length_baselines(o, chosen, rejected, groups)
         per_fold = []
         for k in range(self.folds):
             sel = self.fold == k
-            sub = length_baselines(o[sel], [response_words(p.chosen) for p, s in zip(pairs, sel) if s],
-                                   [response_words(p.rejected) for p, s in zip(pairs, sel) if s],
-                                   [p.group for p, s in zip(pairs, sel) if s])
+            sub = length_baselines(o[sel], chosen[sel], rejected[sel], [groups[i] for i in np.flatnonzero(sel)])
             per_fold.append({"pairs": int(sel.sum()), "accuracy": float(o[sel].mean()),
                              "minus_shorter": sub["shorter"]["model_minus_baseline"]})
         return {"folds": self.folds, "pairs": len(o), "accuracy": float(o.mean()),
@@ -71,8 +71,7 @@ def cross_fit(
 ) -> CrossFit:
     """Trains ``folds`` ensembles (each on the other folds, 10% of their prompts for early
     stopping) and scores every pair with the one that left its prompt out."""
-    from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.pipeline import DEFAULT_CONTEXT, score_pairs, train_model
+    from rewardlab.models.pipeline import DEFAULT_CONTEXT, pair_outcomes, train_model
 
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise invalid("folds", f"must be an integer of at least 2, got {folds!r}")
@@ -89,6 +88,5 @@ def cross_fit(
         held = [p for p, f in zip(pairs, fold) if f == k]
         inner = split_by_prompt(rest, dev=0.1, test=0.0, salt=f"{salt}-stop-{k}")
         model = train_model(Split(inner.train, inner.dev, []), embedders, config, members, cache_dir, progress, meta=meta)
-        chosen, rejected = score_pairs(model, held, cache_dir, progress)
-        out[fold == k] = outcomes(aggregate(chosen, "mean").value, aggregate(rejected, "mean").value)
+        out[fold == k] = pair_outcomes(model, held, cache_dir, progress)
     return CrossFit(out, fold, folds, pairs)
