@@ -41,8 +41,10 @@ _MAX_HEADER = 1 << 20
 def write_embeddings(path: str | Path, spec: str, embedder_id: str, dim: int,
                      chunks: Iterable[tuple[Sequence[str], np.ndarray]], count: int) -> Path:
     """Writes ``count`` distinct texts' vectors, given as ``(texts, vectors [n, dim])`` chunks,
-    to ``path`` atomically (a temporary file, renamed when complete)."""
+    to ``path`` atomically (a temporary file, renamed when complete), never over a file rewardlab
+    did not write (:func:`check_out`)."""
     path = Path(path)
+    check_out(path)
     if path.suffix == ".npy":
         return _write_npy(path, spec, embedder_id, dim, chunks, count)
     meta = {"format": FORMAT, "embedder": spec, "embedder_id": embedder_id}
@@ -89,7 +91,6 @@ def _write_npy(path: Path, spec: str, embedder_id: str, dim: int,
                chunks: Iterable[tuple[Sequence[str], np.ndarray]], count: int) -> Path:
     """``path`` (``.npy``, float32 ``[count, dim]``, filled chunk by chunk through a memory map)
     and its sidecar; each written to a temporary file and renamed, the array first."""
-    check_out(path)
     tag = uuid.uuid4().hex[:8]
     tmp, tmp_side = path.with_name(f".{path.name}.{tag}.tmp"), path.with_name(f".{path.name}.{tag}.json.tmp")
     try:
