@@ -41,12 +41,9 @@ CURRENT_DEFAULT = "minilm"
 
 
 def outcomes_of(model, pairs):
-    from rewardlab.models.baselines import outcomes
-    from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.pipeline import score_pairs
+    from rewardlab.models.pipeline import pair_outcomes
 
-    chosen, rejected = score_pairs(model, pairs, progress=False)
-    return outcomes(aggregate(chosen, "mean").value, aggregate(rejected, "mean").value)
+    return pair_outcomes(model, pairs, progress=False)
 
 
 def report(name, o, pairs):

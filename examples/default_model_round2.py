@@ -63,13 +63,10 @@ def train(name, pairs, members, salt):
                        meta={"text_context": "last_turn"})
 
 
-def outcomes_of(model, pairs) -> np.ndarray:
-    from rewardlab.models.baselines import outcomes
-    from rewardlab.models.ensemble import aggregate
-    from rewardlab.models.pipeline import score_pairs
+def outcomes_of(model, pairs):
+    from rewardlab.models.pipeline import pair_outcomes
 
-    chosen, rejected = score_pairs(model, pairs, progress=False)
-    return outcomes(aggregate(chosen, "mean").value, aggregate(rejected, "mean").value)
+    return pair_outcomes(model, pairs, progress=False)
 
 
 def summary(o: np.ndarray, pairs) -> dict:

@@ -192,6 +192,15 @@ def score_pairs(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=N
     return chosen, rejected
 
 
+def pair_outcomes(model: RewardModel, pairs: Sequence[PreferencePair], cache_dir=None, progress=None) -> np.ndarray:
+    """Per pair, whether the ensemble's mean ranks the chosen response higher: 1, ½ for a tie, 0."""
+    from rewardlab.models.baselines import outcomes
+    from rewardlab.models.ensemble import aggregate
+
+    chosen, rejected = score_pairs(model, pairs, cache_dir, progress)
+    return outcomes(aggregate(chosen, "mean").value, aggregate(rejected, "mean").value)
+
+
 def score_candidates(model: RewardModel, bon: BonSet, cache_dir=None, progress=None, method: str = "mean",
                      **kwargs) -> np.ndarray:
     """``r_U`` ``[P, N]``: every candidate's ensemble score by the aggregation rule ``method``
